@@ -1,0 +1,3 @@
+from coinseason.cli import main
+
+main()

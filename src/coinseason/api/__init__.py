@@ -1,0 +1,1 @@
+"""The HTTP API: create_app(settings), routes, and the components it is built from."""

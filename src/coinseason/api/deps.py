@@ -1,0 +1,95 @@
+"""Dependencies and shared query parameters of the v1 routes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Annotated, Literal
+
+from fastapi import Depends, Query, Request
+from fastapi.security import APIKeyHeader
+from pydantic import BeforeValidator
+from starlette.responses import Response
+
+from coinseason.api.cache import etag_matches
+from coinseason.api.state import ApiState
+from coinseason.errors import ConfigError
+
+CACHE_CONTROL = "public, max-age=60"
+NOT_MODIFIED: dict[int | str, dict[str, object]] = {
+    304: {
+        "description": "Not Modified: the If-None-Match header names the current ETag; no body",
+        "headers": {
+            "ETag": {"description": "strong entity tag of the current body", "schema": {"type": "string"}},
+            "Cache-Control": {"schema": {"type": "string"}},
+        },
+    }
+}
+"""The extra response of every cached (ETag-bearing) route."""
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="API key (cs_<prefix>_<secret>); never in the URL"
+)
+
+
+def get_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.api
+    return state
+
+
+StateDep = Annotated[ApiState, Depends(get_state)]
+Top = Annotated[int, Query(ge=1, le=500, description="universe size N")]
+Window = Annotated[int, Query(ge=1, le=730, description="return window W, days")]
+Exclude = Annotated[Literal["default", "none"], Query(description="default: every token class; none")]
+Source = Annotated[
+    str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="data source [default: the only one]")
+]
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_day(value: object) -> object:
+    """A day as the schema says (``format: date``): pydantic alone would also take ``0.0`` (a Unix time, 1970-01-01)
+    or a datetime at midnight."""
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
+        raise ValueError(f"{value!r} is not a day as YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[dt.date | None, BeforeValidator(_iso_day)]
+"""An optional UTC day parameter, YYYY-MM-DD only."""
+FromDay = Annotated[Day, Query(alias="from", description="first UTC day")]
+ToDay = Annotated[Day, Query(alias="to", description="last UTC day")]
+IntervalParam = Annotated[Literal["day", "week", "month"], Query(description="averaging interval")]
+FormatParam = Annotated[Literal["json", "csv"], Query(description="json or csv")]
+Fill = Annotated[bool, Query(description="young coins' places go to the next-ranked coins (blockchaincenter-style)")]
+BtcInside = Annotated[bool, Query(description="BTC takes one of the N places")]
+Universe = Annotated[
+    str, Query(pattern=r"^(all|top:([1-9][0-9]?|[1-4][0-9]{2}|500))$", description="all or top:N (N from 1 to 500)")
+]
+
+
+def check_range(state: ApiState, start: dt.date | None, end: dt.date | None) -> None:
+    if start is not None and end is not None:
+        if start > end:
+            raise ConfigError(f"from ({start}) is after to ({end})")
+        if (end - start).days > state.settings.max_range_days:
+            raise ConfigError(f"the range from {start} to {end} is longer than {state.settings.max_range_days} days")
+
+
+def cache_key(request: Request) -> str:
+    query = "&".join(sorted(request.url.query.split("&"))) if request.url.query else ""
+    return f"{request.url.path}?{query}"
+
+
+def cached(request: Request, state: ApiState, build: Callable[[], tuple[bytes, str]]) -> Response:
+    """Serve ready bytes from the response cache, computing and keeping them on a miss; ETag and 304."""
+    key = cache_key(request)
+    entry = state.cache.get(key)
+    if entry is None:
+        body, media_type = build()
+        entry = state.cache.put(key, body, media_type)
+    headers = {"ETag": entry.etag, "Cache-Control": CACHE_CONTROL}
+    if etag_matches(request.headers.get("if-none-match"), entry.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(entry.body, media_type=entry.media_type, headers=headers)

@@ -1,0 +1,92 @@
+"""Prometheus metrics of one API app, in its own registry (never the process-global one)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from coinseason.api.stream import StreamHub
+
+__all__ = ["LATENCY_BUCKETS", "UNMATCHED_ROUTE", "Metrics"]
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+UNMATCHED_ROUTE = "<unmatched>"
+"""The route label of requests no route matched (a raw path would let clients grow the label set without end)."""
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class Metrics:
+    """Request latency and counts by route template, data freshness, and the live stream."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._duration = Histogram(
+            "coinseason_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template.",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._requests = Counter(
+            "coinseason_http_requests",
+            "HTTP requests answered, by route template and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self._data_age = Gauge(
+            "coinseason_data_age_seconds",
+            "Seconds since the newest data point of a source.",
+            ["source"],
+            registry=self.registry,
+        )
+        self._ingestion_lag = Gauge(
+            "coinseason_ingestion_lag_seconds",
+            "Seconds the last ingestion of a source lagged behind the data it fetched.",
+            ["source"],
+            registry=self.registry,
+        )
+
+    def observe_request(self, *, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one answered request; ``route`` must be the template (``/v1/season/history``), not the raw path."""
+        method = method if method in _METHODS else "OTHER"
+        self._duration.labels(route, method).observe(seconds)
+        self._requests.labels(route, method, str(status)).inc()
+
+    def set_data_age(self, source: str, seconds: float) -> None:
+        self._data_age.labels(source).set(seconds)
+
+    def set_ingestion_lag(self, source: str, seconds: float) -> None:
+        self._ingestion_lag.labels(source).set(seconds)
+
+    def track_stream(self, hub: StreamHub) -> None:
+        """Export the hub's subscriber count and dropped messages, read at each scrape."""
+        self.registry.register(_StreamCollector(hub))
+
+    def render(self) -> tuple[bytes, str]:
+        """The text exposition of every metric, and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class _StreamCollector(Collector):
+    def __init__(self, hub: StreamHub) -> None:
+        self._hub = hub
+
+    def collect(self) -> Iterable[Metric]:
+        yield GaugeMetricFamily(
+            "coinseason_stream_subscribers", "Open live-stream subscriptions.", value=self._hub.subscribers
+        )
+        yield CounterMetricFamily(
+            "coinseason_stream_dropped_messages",
+            "Stream messages dropped because a subscriber read too slowly.",
+            value=self._hub.dropped,
+        )
+        yield CounterMetricFamily(
+            "coinseason_stream_delivered_messages",
+            "Stream messages queued for subscribers (one per subscriber per update).",
+            value=self._hub.published,
+        )

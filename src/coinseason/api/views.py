@@ -1,0 +1,95 @@
+"""Service results shaped as v1 responses: models for small answers, ready JSON bytes for long series."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import orjson
+import polars as pl
+
+from coinseason.api.schemas import DominanceLatest, Method, SeasonLatest
+from coinseason.api.state import ApiState
+from coinseason.core.resample import Interval
+from coinseason.errors import NoDataError
+from coinseason.services.analytics import METHODOLOGY_VERSION, SeasonQuery
+
+
+def as_of(day: dt.date) -> dt.datetime:
+    """Daily values are the day's 00:00 UTC snapshot."""
+    return dt.datetime.combine(day, dt.time(), dt.UTC)
+
+
+def method(state: ApiState, source: str, exclude: str, **parameters: object) -> Method:
+    return Method.model_validate(state.analytics.method(source, exclude, **parameters))
+
+
+def series_bytes(method_model: Method, frame: pl.DataFrame, **extra: object) -> bytes:
+    """``{"method": ..., **extra, "values": [...]}`` without building one object per row."""
+    head = orjson.dumps({"method": method_model.model_dump(mode="json", exclude_none=True), **extra})
+    return head[:-1] + b',"values":' + frame.write_json().encode() + b"}"
+
+
+def season_latest(
+    state: ApiState,
+    *,
+    source: str | None,
+    top: int,
+    window: int,
+    exclude: str = "default",
+    fill: bool = True,
+    btc_inside: bool = True,
+) -> SeasonLatest:
+    name = state.source(source)
+    query = SeasonQuery(top=top, window=window, exclude=exclude, fill=fill, btc_inside=btc_inside)
+    history = state.analytics.season_history(query, source=name)
+    valued = history.filter(pl.col("value").is_not_null())
+    if valued.height == 0:
+        raise NoDataError(f"source {name!r} has no {window}-day index yet")
+    last = valued.row(-1, named=True)
+    runs = state.analytics.season_periods(query, source=name, include_neutral=True)
+    since = runs["start"][-1] if runs.height and runs["season"][-1] == last["season"] else None
+    dominance = state.analytics.dominance_history(
+        universe="all", exclude=exclude, source=name, start=last["date"], end=last["date"]
+    )
+    stamp = as_of(last["date"])
+    return SeasonLatest(
+        date=last["date"],
+        as_of=stamp,
+        stale=state.is_stale(stamp),
+        altcoin_season_index=last["value"],
+        bitcoin_season_index=last["bitcoin_season_index"],
+        value_rounded=last["value_rounded"],
+        season=last["season"],
+        season_since=since,
+        n_eligible=last["n_eligible"],
+        n_outperforming=last["n_outperforming"],
+        btc_dominance=dominance["value"][0] if dominance.height else None,
+        methodology_version=METHODOLOGY_VERSION,
+        method=method(state, name, exclude, **query.parameters()),
+    )
+
+
+def dominance_latest(state: ApiState, *, source: str | None, universe: str, exclude: str) -> DominanceLatest:
+    name = state.source(source)
+    frame = state.analytics.dominance_history(universe=universe, exclude=exclude, source=name)
+    if frame.height == 0:
+        raise NoDataError(f"source {name!r} has no dominance yet")
+    last = frame.row(-1, named=True)
+    stamp = as_of(last["date"])
+    return DominanceLatest(
+        date=last["date"],
+        as_of=stamp,
+        stale=state.is_stale(stamp),
+        btc_dominance=last["value"],
+        eth_dominance=last["eth_dominance"],
+        stablecoin_dominance=last["stablecoin_dominance"],
+        total=last["total"],
+        total2=last["total2"],
+        total3=last["total3"],
+        method=method(state, name, exclude, universe=universe),
+    )
+
+
+def interval_of(text: str) -> Interval:
+    intervals: dict[str, Interval] = {"day": "day", "week": "week", "month": "month"}
+    return intervals[text]

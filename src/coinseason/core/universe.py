@@ -1,0 +1,102 @@
+"""Point-in-time universes: each day's ranking by market cap, exclusions, top N."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from coinseason.core.panel import FloatMatrix, IntMatrix, gather
+
+NO_COIN = -1
+"""Padding in an order matrix where a day has fewer ranked coins than asked for."""
+
+MAX_TOP = 500
+
+
+def rank_order(
+    market_cap: FloatMatrix,
+    *,
+    members: NDArray[np.bool_],
+    depth: int,
+    rows: NDArray[np.intp] | None = None,
+    chunk_rows: int = 64,
+) -> IntMatrix:
+    """Each day's coins ordered by market cap, largest first, as of that day.
+
+    Parameters
+    ----------
+    market_cap : (n_days, n_coins) market caps; NaN or ≤ 0 means not ranked that day.
+    members : (n_coins,) True for coins that may be ranked (exclusions already applied).
+    depth : how many ranks to keep (the largest N that will be asked for).
+    rows : compute only these days (default all).
+    chunk_rows : days ranked together (memory and speed only; the result does not depend on it).
+
+    Returns
+    -------
+    (len(rows), depth) int32 coin positions, :data:`NO_COIN` past the last ranked coin. Ties are broken by
+    column position so the result does not depend on input order beyond the column order.
+    """
+    n_days, n_coins = market_cap.shape
+    wanted = np.arange(n_days) if rows is None else np.asarray(rows)
+    depth = int(depth)
+    out = np.full((wanted.size, depth), NO_COIN, dtype=np.int32)
+    if min(depth, n_coins) == 0:
+        return out
+    for lo in range(0, wanted.size, chunk_rows):
+        block = market_cap[lo : lo + chunk_rows] if rows is None else market_cap[wanted[lo : lo + chunk_rows]]
+        cols = _contenders(block, members, depth)
+        ranked = _rank_block(block[:, cols], depth)
+        out[lo : lo + block.shape[0], : ranked.shape[1]] = np.append(cols, NO_COIN)[ranked]  # NO_COIN stays
+    return out
+
+
+def _contenders(block: FloatMatrix, members: NDArray[np.bool_], depth: int) -> NDArray[np.intp]:
+    """The member columns that can be among the first ``depth`` of some row of ``block``, in column order.
+
+    A column must have a positive cap on some row. If ``depth`` columns are positive on every row, each row's
+    ``depth``-th largest cap is at least the ``depth``-th largest of those columns' smallest caps, ``floor``; a
+    column whose caps are all below ``floor`` is then below ``depth`` others on every row and is left out.
+    """
+    with np.errstate(invalid="ignore"):
+        low = np.minimum.reduce(block, axis=0)  # NaN where the column misses a row
+        sure = low[members & (low > 0)]
+        floor = np.partition(sure, sure.size - depth)[sure.size - depth] if sure.size >= depth else 0.0
+        reach = np.greater_equal(block, floor) if floor > 0 else np.greater(block, 0.0)
+    return np.flatnonzero(members & reach.any(axis=0))
+
+
+def _rank_block(caps: FloatMatrix, depth: int) -> NDArray[np.intp]:
+    """Positions in ``caps`` (columns in column order) of each row's first ``depth`` caps, largest first, ties by
+    position; :data:`NO_COIN` for caps that are not finite and positive. ``min(depth, n_columns)`` wide."""
+    neg = np.negative(caps)  # ascending: largest cap first; NaN and caps ≤ 0 sort after every positive cap
+    k = min(depth, neg.shape[1])
+    if k == 0:
+        return np.empty((neg.shape[0], 0), dtype=np.intp)
+    every = np.arange(neg.shape[0])
+    if k < neg.shape[1]:
+        part = np.argpartition(neg, k, axis=1)[:, : k + 1]  # the first k + 1, to see a tie across the cut
+        part_neg = gather(neg, every, part)
+        order = np.argsort(part_neg, axis=1)  # not stable: rows with tied caps are redone below
+        first, first_neg = gather(part, every, order), gather(part_neg, every, order)
+    else:
+        first = np.argsort(neg, axis=1)
+        first_neg = gather(neg, every, first)
+    with np.errstate(invalid="ignore"):
+        tied = ((first_neg[:, 1:] == first_neg[:, :-1]) & (first_neg[:, 1:] < 0)).any(axis=1)
+        if tied.any():  # a stable sort of the whole row keeps equal caps in column order
+            first[tied] = np.argsort(neg[tied], axis=1, kind="stable")[:, : first.shape[1]]
+            first_neg[tied] = np.take_along_axis(neg[tied], first[tied], axis=1)
+        first, first_neg = first[:, :k], first_neg[:, :k]
+        first[~((first_neg < 0) & (first_neg > -np.inf))] = NO_COIN
+    return first
+
+
+def top_n(order: IntMatrix, *, n: int, btc: int, btc_inside: bool) -> IntMatrix:
+    """The first ``n`` ranks of ``order``; with ``btc_inside=False`` Bitcoin does not take one of the ``n`` places
+    (the universe is then BTC plus the top ``n`` others)."""
+    if btc_inside or btc < 0:
+        return order[:, :n]
+    head = order[:, : n + 1]
+    is_btc = head == btc
+    moved = np.argsort(is_btc, axis=1, kind="stable")  # BTC, if present, goes last
+    return np.take_along_axis(head, moved, axis=1)[:, :n]

@@ -1,0 +1,1 @@
+"""The tidy market schema, token classification and data-quality gates."""

@@ -1,0 +1,360 @@
+"""Store → engine → results: the one service the CLI (and later the API) call for every number."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from coinseason.core.panel import pivot_daily
+from coinseason.core.resample import Interval, period_mean
+from coinseason.core.season import (
+    SEASON_NAMES,
+    classify_season,
+    published_round,
+    season_periods,
+)
+from coinseason.data.schema import FLAG_MCAP_SPIKE, TokenClass
+from coinseason.errors import ConfigError, NoDataError
+from coinseason.services.classify import ClassificationService, ExclusionSet, reference_coins
+from coinseason.services.engine import SeasonEngine
+from coinseason.store.base import MarketStore, SourceSummary
+
+METHODOLOGY_VERSION = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class SeasonQuery:
+    top: int = 50
+    window: int = 90
+    exclude: str = "default"
+    btc_inside: bool = True
+    fill: bool = True
+    """Places of coins without W days of history go to the next-ranked coins (False: they stay empty)."""
+    altcoin_at: float = 75.0
+    bitcoin_at: float = 25.0
+
+    def parameters(self) -> dict[str, object]:
+        """The parameters that define the series (all but the exclusion set), for a method description."""
+        return {
+            "top": self.top,
+            "window": self.window,
+            "btc_inside": self.btc_inside,
+            "fill": self.fill,
+            "altcoin_at": self.altcoin_at,
+            "bitcoin_at": self.bitcoin_at,
+        }
+
+    def __post_init__(self) -> None:
+        if not self.bitcoin_at < self.altcoin_at:
+            raise ConfigError(
+                f"the Bitcoin season threshold ({self.bitcoin_at}) must be below the altcoin season threshold"
+                f" ({self.altcoin_at})"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    source: str
+    engine: SeasonEngine
+    coins: pl.DataFrame
+
+
+def load_engine(store: MarketStore, source: str) -> Loaded:
+    """Read every observation of ``source`` into a :class:`SeasonEngine`."""
+    obs = store.observations(source, columns=("coin_id", "date", "price", "market_cap", "flags"))
+    if obs.height == 0:
+        raise NoDataError(f"the store holds no data for source {source!r}: import a file first")
+    coins = store.coins(source)
+    ids = obs["coin_id"].unique().sort()
+    index = pl.DataFrame({"coin_id": ids, "col": np.arange(ids.len(), dtype=np.int32)})
+    start: dt.date = obs["date"].min()  # type: ignore[assignment]
+    end: dt.date = obs["date"].max()  # type: ignore[assignment]
+    long = obs.join(index, on="coin_id", how="left").select(
+        "col",
+        (pl.col("date") - pl.lit(start)).dt.total_days().cast(pl.Int32).alias("row"),
+        "price",
+        pl.when((pl.col("flags") & FLAG_MCAP_SPIKE) > 0)
+        .then(None)
+        .otherwise(pl.col("market_cap"))
+        .fill_null(np.nan)
+        .alias("market_cap"),
+    )
+    n_days, n_coins = (end - start).days + 1, ids.len()
+    row, col = long["row"].to_numpy(), long["col"].to_numpy()
+    price = pivot_daily(row, col, long["price"].to_numpy(), n_days=n_days, n_coins=n_coins)
+    mcap = pivot_daily(row, col, long["market_cap"].to_numpy(), n_days=n_days, n_coins=n_coins)
+    refs = reference_coins(coins)
+    stable = coins.filter(pl.col("token_class") == str(TokenClass.STABLECOIN))["coin_id"].to_list()
+    engine = SeasonEngine(
+        start=start,
+        coin_ids=ids.to_list(),
+        price=price,
+        market_cap=mcap,
+        btc_id=refs.get("BTC"),
+        eth_id=refs.get("ETH"),
+        stable_ids=frozenset(stable),
+    )
+    return Loaded(source, engine, coins)
+
+
+def _window(dates: np.ndarray, start: dt.date | None, end: dt.date | None) -> np.ndarray:
+    keep = np.ones(dates.size, bool)
+    if start is not None:
+        keep &= dates >= np.datetime64(start, "D")
+    if end is not None:
+        keep &= dates <= np.datetime64(end, "D")
+    return keep
+
+
+class AnalyticsService:
+    """Season index, dominance, season periods and breakdowns over a store; engines cached per source."""
+
+    def __init__(self, store: MarketStore) -> None:
+        self._store = store
+        self._loaded: dict[str, Loaded] = {}
+        self._exclusions: dict[tuple[str, str], ExclusionSet] = {}
+        self._sources: list[SourceSummary] | None = None
+        self._classes = ClassificationService(store)
+
+    @property
+    def store(self) -> MarketStore:
+        return self._store
+
+    def invalidate(self) -> None:
+        """Forget everything loaded: new data landed in the store."""
+        self._loaded.clear()
+        self._exclusions.clear()
+        self._sources = None
+
+    def sources(self) -> list[SourceSummary]:
+        if self._sources is None:
+            self._sources = self._store.sources()
+        return self._sources
+
+    def source(self, source: str | None) -> str:
+        names = [s.source for s in self.sources()]
+        if not names:
+            raise NoDataError("the store is empty: run `coinseason import PATH --format F` first")
+        if source is None:
+            if len(names) > 1:
+                raise ConfigError(f"the store holds several sources ({', '.join(names)}): choose one with --source")
+            return names[0]
+        if source not in names:
+            raise ConfigError(f"no source {source!r} in the store; it holds {', '.join(names)}")
+        return source
+
+    def loaded(self, source: str | None) -> Loaded:
+        name = self.source(source)
+        if name not in self._loaded:
+            self._loaded[name] = load_engine(self._store, name)
+        return self._loaded[name]
+
+    def exclusion(self, source: str | None, spec: str) -> ExclusionSet:
+        loaded = self.loaded(source)
+        if spec not in ("default", "none"):  # a file may change between calls: read it each time
+            return self._classes.exclusion_set(loaded.source, spec, loaded.coins)
+        key = (loaded.source, spec)
+        if key not in self._exclusions:
+            self._exclusions[key] = self._classes.exclusion_set(loaded.source, spec, loaded.coins)
+        return self._exclusions[key]
+
+    def method(self, source: str | None, exclude: str, **parameters: object) -> dict[str, object]:
+        """How a series is made: source, methodology and exclusion-set version, parameters."""
+        loaded = self.loaded(source)
+        excl = self.exclusion(loaded.source, exclude)
+        return {
+            "source": loaded.source,
+            "methodology_version": METHODOLOGY_VERSION,
+            "gap_days": loaded.engine.gap_days,
+            "exclusion": excl.name,
+            "exclusion_list_version": excl.version,
+            "excluded_classes": list(excl.classes),
+            "n_excluded": len(excl.ids & set(loaded.engine.coin_ids)),
+            **parameters,
+        }
+
+    def coins(self, source: str | None, *, kind: str | None = None) -> pl.DataFrame:
+        """The coins of a source with their class, its basis and evidence, and first and last day seen.
+        ``kind``: ``excluded`` (any class), one token class, or None for every coin."""
+        coins = self.loaded(source).coins
+        if kind == "excluded":
+            coins = coins.filter(pl.col("token_class").is_not_null())
+        elif kind is not None:
+            known = {str(c) for c in TokenClass}
+            if kind not in known:
+                raise ConfigError(f"--class takes excluded or one of {', '.join(sorted(known))}, not {kind!r}")
+            coins = coins.filter(pl.col("token_class") == kind)
+        return coins.select(
+            "coin_id", "symbol", "name", "token_class", "class_basis", "class_source", "first_seen", "last_seen"
+        )
+
+    def coin_history(
+        self, source: str | None, coin_id: str, *, start: dt.date | None = None, end: dt.date | None = None
+    ) -> pl.DataFrame:
+        """One coin's stored daily observations, as imported (no gap filling)."""
+        name = self.source(source)
+        frame = self._store.coin_observations(name, coin_id, start=start, end=end)
+        if frame.height == 0 and coin_id not in set(self.loaded(name).coins["coin_id"].to_list()):
+            raise NoDataError(f"no coin {coin_id!r} in source {name!r}")
+        return frame
+
+    # -- season ---------------------------------------------------------------------------------------------
+
+    def season_history(
+        self,
+        query: SeasonQuery,
+        *,
+        source: str | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        interval: Interval = "day",
+    ) -> pl.DataFrame:
+        """``date, value`` (ASI) then bitcoin_season_index, n_eligible, n_outperforming, season."""
+        loaded = self.loaded(source)
+        excl = self.exclusion(loaded.source, query.exclude)
+        eng = loaded.engine
+        idx = eng.season_index(
+            excl.ids, top=query.top, window=query.window, btc_inside=query.btc_inside, fill=query.fill
+        )
+        dates = eng.dates
+        keep = _window(dates, start, end)
+        if interval != "day":
+            starts, means, _ = period_mean(dates[keep], idx.value[keep], interval)
+            code = classify_season(means, altcoin_at=query.altcoin_at, bitcoin_at=query.bitcoin_at)
+            return pl.DataFrame(
+                {
+                    "date": starts,
+                    "value": means,
+                    "bitcoin_season_index": 100.0 - means,
+                    "season": [SEASON_NAMES[int(c)] for c in code],
+                }
+            ).with_columns(pl.col("date").cast(pl.Date))
+        code = classify_season(idx.value[keep], altcoin_at=query.altcoin_at, bitcoin_at=query.bitcoin_at)
+        return pl.DataFrame(
+            {
+                "date": dates[keep],
+                "value": idx.value[keep],
+                "bitcoin_season_index": idx.bitcoin_season_index[keep],
+                "value_rounded": published_round(idx.value[keep]),
+                "n_eligible": idx.n_eligible[keep],
+                "n_outperforming": idx.n_outperforming[keep],
+                "season": [SEASON_NAMES[int(c)] for c in code],
+            }
+        ).with_columns(
+            pl.col("date").cast(pl.Date),
+            pl.col("value").fill_nan(None),
+            pl.col("bitcoin_season_index").fill_nan(None),
+            pl.col("value_rounded").fill_nan(None),
+        )
+
+    def season_periods(
+        self,
+        query: SeasonQuery,
+        *,
+        source: str | None = None,
+        min_days: int = 1,
+        include_neutral: bool = False,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+    ) -> pl.DataFrame:
+        loaded = self.loaded(source)
+        excl = self.exclusion(loaded.source, query.exclude)
+        eng = loaded.engine
+        idx = eng.season_index(
+            excl.ids, top=query.top, window=query.window, btc_inside=query.btc_inside, fill=query.fill
+        )
+        keep = _window(eng.dates, start, end)
+        dates = eng.dates[keep]
+        value = idx.value[keep]
+        code = classify_season(value, altcoin_at=query.altcoin_at, bitcoin_at=query.bitcoin_at)
+        runs = season_periods(value, code, min_days=min_days, include_neutral=include_neutral)
+        return pl.DataFrame(
+            {
+                "season": [SEASON_NAMES[int(c)] for c in runs.code],
+                "start": dates[runs.start],
+                "end": dates[runs.end],
+                "days": runs.length,
+                "peak": runs.peak,
+                "peak_date": dates[runs.peak_at],
+                "ongoing": runs.end == value.size - 1,
+            },
+            schema_overrides={"days": pl.Int64},
+        ).with_columns(pl.col("start").cast(pl.Date), pl.col("end").cast(pl.Date), pl.col("peak_date").cast(pl.Date))
+
+    def breakdown(self, query: SeasonQuery, day: dt.date | None, *, source: str | None = None) -> pl.DataFrame:
+        loaded = self.loaded(source)
+        excl = self.exclusion(loaded.source, query.exclude)
+        eng = loaded.engine
+        b = eng.breakdown(
+            excl.ids, day or eng.end, top=query.top, window=query.window, btc_inside=query.btc_inside, fill=query.fill
+        )
+        ids = eng.coin_ids[b.coins]
+        symbols = dict(zip(loaded.coins["coin_id"], loaded.coins["symbol"], strict=True))
+        return (
+            pl.DataFrame(
+                {
+                    "rank": b.rank,
+                    "coin_id": ids.astype(str),
+                    "symbol": [symbols.get(c) for c in ids],
+                    "coin_return_pct": 100.0 * b.coin_return,
+                    "btc_return_pct": np.full(b.coins.size, 100.0 * b.btc_return),
+                    "eligible": b.eligible,
+                    "beats_btc": b.beats,
+                }
+            )
+            .with_columns(pl.col("coin_return_pct").fill_nan(None), pl.col("btc_return_pct").fill_nan(None))
+            .sort("rank")
+        )
+
+    # -- dominance ------------------------------------------------------------------------------------------
+
+    def dominance_history(
+        self,
+        *,
+        universe: str = "all",
+        exclude: str = "default",
+        source: str | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        interval: Interval = "day",
+    ) -> pl.DataFrame:
+        """``date, value`` (BTC dominance %) then eth, stablecoin, others, total, total2, total3, n_coins."""
+        top = parse_universe(universe)
+        loaded = self.loaded(source)
+        excl = self.exclusion(loaded.source, exclude)
+        eng = loaded.engine
+        dom = eng.dominance(excl.ids, top=top)
+        stable_excluded = str(TokenClass.STABLECOIN) in excl.classes
+        stable_share = np.full(dom.total.size, np.nan) if stable_excluded else dom.stablecoin
+        columns = {
+            "value": dom.btc,
+            "eth_dominance": dom.eth,
+            "stablecoin_dominance": stable_share,
+            "total": dom.total,
+            "total2": dom.total2,
+            "total3": dom.total3,
+        }
+        keep = _window(eng.dates, start, end) & (dom.total > 0)
+        dates = eng.dates[keep]
+        if interval != "day":
+            stacked = np.column_stack([v[keep] for v in columns.values()])
+            starts, means, _ = period_mean(dates, stacked, interval)
+            frame = pl.DataFrame({"date": starts, **{k: means[:, i] for i, k in enumerate(columns)}})
+        else:
+            frame = pl.DataFrame(
+                {"date": dates, **{k: v[keep] for k, v in columns.items()}, "n_coins": dom.n_coins[keep]}
+            )
+        return frame.with_columns(pl.col("date").cast(pl.Date), pl.col(pl.Float64).fill_nan(None))
+
+
+def parse_universe(text: str) -> int | None:
+    """``all`` → None, ``top:N`` → N."""
+    if text == "all":
+        return None
+    head, _, number = text.partition(":")
+    if head != "top" or not number.isdigit():
+        raise ConfigError(f"--universe takes all or top:N (e.g. top:125), not {text!r}")
+    return int(number)

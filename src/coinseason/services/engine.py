@@ -1,0 +1,430 @@
+"""The in-memory season engine of one source: gap-filled matrices, cached rankings and series.
+
+No I/O: :class:`coinseason.services.analytics.AnalyticsService` loads it from a store. Everything computed is
+cached per (exclusion set, N, W) and extended in place when a new day is appended. Beside the series the engine
+keeps, per exclusion set, each day's ranking :data:`DEFAULT_DEPTH` deep (or deeper when asked) and, for the days
+that needed them, ranks down to :data:`DEEP_DEPTH`; and the prices of every coin of those rankings stored coin
+by coin (:class:`coinseason.core.panel.CoinMajor`), which makes the returns of whole series quick to pick.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from coinseason.core.dominance import Dominance, dominance_all, dominance_top
+from coinseason.core.panel import (
+    DEFAULT_GAP_DAYS,
+    CoinMajor,
+    FloatMatrix,
+    IntMatrix,
+    fill_next_row,
+    forward_fill,
+    last_seen_age,
+)
+from coinseason.core.season import (
+    FilledUniverse,
+    SeasonIndex,
+    altcoin_season_index,
+    coin_returns,
+    fill_places,
+    outperforms,
+    window_returns,
+)
+from coinseason.core.universe import MAX_TOP, NO_COIN, rank_order, top_n
+from coinseason.errors import ConfigError
+
+DEFAULT_DEPTH = 200
+FILL_MARGIN = 32
+"""Ranks looked at beyond N before a deeper look is needed to fill the places of young coins; each deeper block
+of ranks, for the days still short, doubles the margin."""
+DEEP_DEPTH = 1000
+"""Depth of the second ranking, kept per day once a universe needed ranks past the cached order (a full ranking
+of the day is made, not kept, past it)."""
+MAX_WINDOW = 730
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    """Per-coin view of one day's season index."""
+
+    date: dt.date
+    coins: NDArray[np.int32]
+    rank: NDArray[np.int32]
+    coin_return: NDArray[np.float64]
+    btc_return: float
+    eligible: NDArray[np.bool_]
+    beats: NDArray[np.bool_]
+
+
+class SeasonEngine:
+    """Season index and dominance for any universe, window and exclusion set over one market's history."""
+
+    def __init__(
+        self,
+        *,
+        start: dt.date,
+        coin_ids: Sequence[str],
+        price: FloatMatrix,
+        market_cap: FloatMatrix,
+        btc_id: str | None,
+        eth_id: str | None = None,
+        stable_ids: frozenset[str] = frozenset(),
+        gap_days: int = DEFAULT_GAP_DAYS,
+    ) -> None:
+        if price.shape != market_cap.shape or price.shape[1] != len(coin_ids):
+            raise ValueError("price, market cap and coin ids disagree in shape")
+        self.start = start
+        self.gap_days = gap_days
+        self.coin_ids = np.asarray(coin_ids, dtype=object)
+        self._column = {c: i for i, c in enumerate(coin_ids)}
+        self.btc = self._column.get(btc_id, NO_COIN) if btc_id else NO_COIN
+        self.eth = self._column.get(eth_id, NO_COIN) if eth_id else NO_COIN
+        self.stable = self._among(stable_ids)
+        self.n_days = price.shape[0]
+        recent = slice(max(self.n_days - gap_days - 1, 0), None)  # older observations cannot fill a new day
+        self._price_age = last_seen_age(np.isfinite(price[recent]))
+        self._mcap_age = last_seen_age(np.isfinite(market_cap[recent]))
+        self._price = forward_fill(price, limit=gap_days)
+        self._mcap = forward_fill(market_cap, limit=gap_days)
+        self._orders: dict[frozenset[str], IntMatrix] = {}
+        self._deep: dict[frozenset[str], tuple[IntMatrix, NDArray[np.bool_]]] = {}
+        self._by_coin: CoinMajor | None = None
+        self._by_coin_sets: set[frozenset[str]] = set()
+        self._members: dict[frozenset[str], NDArray[np.bool_]] = {}
+        self._seasons: dict[tuple[frozenset[str], int, int, bool, bool], SeasonIndex] = {}
+        self._dominance: dict[tuple[frozenset[str], int | None], Dominance] = {}
+
+    # -- shape ----------------------------------------------------------------------------------------------
+
+    @property
+    def price(self) -> FloatMatrix:
+        return self._price[: self.n_days]
+
+    @property
+    def market_cap(self) -> FloatMatrix:
+        return self._mcap[: self.n_days]
+
+    @property
+    def dates(self) -> NDArray[np.datetime64]:
+        return np.datetime64(self.start, "D") + np.arange(self.n_days).astype("timedelta64[D]")
+
+    @property
+    def end(self) -> dt.date:
+        return self.start + dt.timedelta(days=self.n_days - 1)
+
+    def row_of(self, day: dt.date) -> int:
+        row = (day - self.start).days
+        if not 0 <= row < self.n_days:
+            raise ConfigError(f"{day.isoformat()} is outside the data ({self.start} to {self.end})")
+        return row
+
+    # -- universes ------------------------------------------------------------------------------------------
+
+    def _among(self, ids: frozenset[str]) -> NDArray[np.bool_]:
+        """True for the columns whose coin id is in ``ids``."""
+        return np.fromiter((c in ids for c in self.coin_ids), dtype=bool, count=self.coin_ids.size)
+
+    def members(self, excluded: frozenset[str]) -> NDArray[np.bool_]:
+        key = excluded
+        if key not in self._members:
+            self._members[key] = ~self._among(excluded)
+        return self._members[key]
+
+    def order(self, excluded: frozenset[str], depth: int = DEFAULT_DEPTH) -> IntMatrix:
+        """Each day's ranking by market cap (excluded coins removed), at least ``depth`` deep."""
+        cached = self._orders.get(excluded)
+        if cached is None or cached.shape[1] < depth:
+            depth = max(depth, DEFAULT_DEPTH)
+            cached = rank_order(self.market_cap, members=self.members(excluded), depth=depth)
+            self._orders[excluded] = cached
+            self._by_coin_sets.discard(excluded)
+        return cached
+
+    def _prices_by_coin(self, excluded: frozenset[str]) -> CoinMajor:
+        """The prices of every coin in the cached orders, coin by coin, for the series of all days (rebuilt when
+        an order is added or deepened, dropped when a day is appended)."""
+        if self._by_coin is None or excluded not in self._by_coin_sets:
+            seen = np.zeros(self.coin_ids.size + 1, dtype=np.intp)  # NO_COIN counts in the first
+            for order in self._orders.values():
+                seen += np.bincount(order.ravel() + 1, minlength=seen.size)
+            self._by_coin = CoinMajor.of(self.price, np.flatnonzero(seen[1:]))
+            self._by_coin_sets = set(self._orders)
+        return self._by_coin
+
+    def universe(
+        self,
+        excluded: frozenset[str],
+        top: int,
+        *,
+        btc_inside: bool = True,
+        fill_window: int | None = None,
+        rows: NDArray[np.intp] | None = None,
+    ) -> IntMatrix:
+        """Each day's top ``top`` places. With ``fill_window`` W, places of coins without W days of history go to
+        the next-ranked coins that have them (:func:`coinseason.core.season.fill_places`)."""
+        _check_top(top)
+        if fill_window is not None:
+            return self._filled(excluded, top, fill_window, btc_inside, rows).places
+        order = self.order(excluded, top + 1)
+        ranked = order if rows is None else order[rows]
+        return top_n(ranked, n=top, btc=self.btc, btc_inside=btc_inside)
+
+    def _filled(
+        self,
+        excluded: frozenset[str],
+        top: int,
+        window: int,
+        btc_inside: bool,
+        rows: NDArray[np.intp] | None,
+        *,
+        with_coins: bool = True,
+    ) -> FilledUniverse:
+        """The ``fill`` universe, rank block by rank block (:func:`_fill_depths`), each block only for the days
+        whose places are still empty. ``with_coins=False`` only counts (enough for the season index)."""
+        day = np.arange(self.n_days) if rows is None else np.asarray(rows)
+        order = self.order(excluded, top + 1)
+        universe = FilledUniverse.start(
+            self._btc_ranked(excluded, day),
+            coin_returns(self.price, self.btc, window=window, rows=day),
+            top=top,
+            btc=self.btc,
+            btc_inside=btc_inside,
+            with_coins=with_coins,
+        )
+        by_coin = self._prices_by_coin(excluded) if rows is None else None
+        at = np.flatnonzero(day >= window)  # no coin has a W-day return on an earlier day
+        lo = 0
+        for hi in _fill_depths(top, order.shape[1], self.coin_ids.size):
+            ranked = self._ranks(excluded, day[at], lo, hi)
+            short = fill_places(
+                self.price, universe, ranked, window=window, top=top, btc=self.btc, rows=day[at], at=at, by_coin=by_coin
+            )
+            at = at[short & (ranked[:, -1] != NO_COIN)]  # a ranking that ended before hi has no one left
+            lo = hi
+            if at.size == 0:
+                break
+        return universe
+
+    def _btc_ranked(self, excluded: frozenset[str], rows: NDArray[np.intp]) -> NDArray[np.bool_]:
+        """Whether BTC is in the day's ranking (as :func:`coinseason.core.universe.rank_order` ranks coins)."""
+        if self.btc == NO_COIN or not self.members(excluded)[self.btc]:
+            return np.zeros(rows.size, dtype=bool)
+        cap = self.market_cap[rows, self.btc]
+        with np.errstate(invalid="ignore"):
+            ranked: NDArray[np.bool_] = np.isfinite(cap) & (cap > 0)
+        return ranked
+
+    def _ranks(self, excluded: frozenset[str], rows: NDArray[np.intp], lo: int, hi: int) -> IntMatrix:
+        """Ranks ``lo`` to ``hi - 1`` of the days ``rows``: from the cached order, the deep ranking (computed per
+        day on first need) or, past it, a full ranking of those days."""
+        order = self._orders[excluded]
+        if hi <= order.shape[1]:
+            return order[rows, lo:hi]
+        if hi <= min(DEEP_DEPTH, self.coin_ids.size):
+            return self._deep_order(excluded, rows)[:, lo:hi]
+        members = self.members(excluded)
+        return rank_order(self.market_cap, members=members, depth=hi, rows=rows)[:, lo:hi]
+
+    def _deep_order(self, excluded: frozenset[str], rows: NDArray[np.intp]) -> IntMatrix:
+        """The days' rankings :data:`DEEP_DEPTH` deep, each day ranked once (the cache grows with appended days)."""
+        depth = min(DEEP_DEPTH, self.coin_ids.size)
+        ranks, known = self._deep.get(excluded, (np.empty((0, depth), np.int32), np.zeros(0, bool)))
+        if known.size < self.n_days:  # room for this many days and some to append
+            grown = np.empty((self.n_days + max(32, self.n_days // 8), depth), np.int32)
+            grown[: known.size] = ranks
+            ranks, known = grown, np.concatenate([known, np.zeros(grown.shape[0] - known.size, bool)])
+            self._deep[excluded] = (ranks, known)
+        missing = np.unique(rows[~known[rows]])
+        if missing.size:
+            members = self.members(excluded)
+            ranks[missing] = rank_order(self.market_cap, members=members, depth=depth, rows=missing)
+            known[missing] = True
+        return ranks[rows]
+
+    # -- series ---------------------------------------------------------------------------------------------
+
+    def season_index(
+        self, excluded: frozenset[str], *, top: int, window: int, btc_inside: bool = True, fill: bool = True
+    ) -> SeasonIndex:
+        """Altcoin Season Index for every day (cached); ``fill`` as in :meth:`universe`."""
+        _check_window(window)
+        if self.btc == NO_COIN:
+            raise ConfigError("the data has no Bitcoin: the season index compares every coin with BTC")
+        key = (excluded, top, window, btc_inside, fill)
+        if key not in self._seasons:
+            self._seasons[key] = self._season_rows(excluded, top, window, btc_inside, fill, None)
+        return self._seasons[key]
+
+    def _season_rows(
+        self,
+        excluded: frozenset[str],
+        top: int,
+        window: int,
+        btc_inside: bool,
+        fill: bool,
+        rows: NDArray[np.intp] | None,
+    ) -> SeasonIndex:
+        if not fill:
+            universe = self.universe(excluded, top, btc_inside=btc_inside, rows=rows)
+            by_coin = self._prices_by_coin(excluded) if rows is None else None
+            return altcoin_season_index(self.price, universe, window=window, btc=self.btc, rows=rows, by_coin=by_coin)
+        _check_top(top)
+        return self._filled(excluded, top, window, btc_inside, rows, with_coins=False).season_index()
+
+    def dominance(self, excluded: frozenset[str], *, top: int | None = None) -> Dominance:
+        """Dominance over every member coin (``top=None``) or the top N as of each day (cached)."""
+        key = (excluded, top)
+        if key not in self._dominance:
+            members = self.members(excluded)
+            if top is None:
+                result = dominance_all(self.market_cap, members=members, btc=self.btc, eth=self.eth, stable=self.stable)
+            else:
+                _check_top(top)
+                universe = self.order(excluded, top)[:, :top]
+                result = dominance_top(self.market_cap, universe, btc=self.btc, eth=self.eth, stable=self.stable)
+            self._dominance[key] = result
+        return self._dominance[key]
+
+    def breakdown(
+        self,
+        excluded: frozenset[str],
+        day: dt.date,
+        *,
+        top: int,
+        window: int,
+        btc_inside: bool = True,
+        fill: bool = True,
+    ) -> Breakdown:
+        """Each coin of the day's universe with its return and BTC's; ``rank`` is its market-cap rank that day
+        among non-excluded coins."""
+        _check_window(window)
+        row = np.array([self.row_of(day)])
+        universe = self.universe(excluded, top, btc_inside=btc_inside, fill_window=window if fill else None, rows=row)
+        present = universe[0] != NO_COIN
+        coins = universe[0][present]
+        ret = window_returns(self.price, universe, window=window, rows=row)[0][present]
+        btc_ret = window_returns(self.price, np.array([[self.btc]], dtype=np.int32), window=window, rows=row)[:, 0]
+        eligible = (coins != self.btc) & np.isfinite(ret) & np.isfinite(btc_ret[0])
+        beats = eligible & outperforms(ret[None, :], btc_ret)[0]
+        ranking = rank_order(self.market_cap, members=self.members(excluded), depth=self.coin_ids.size, rows=row)[0]
+        rank_of = np.full(self.coin_ids.size, -1, dtype=np.int32)
+        listed = ranking[ranking != NO_COIN]
+        rank_of[listed] = np.arange(1, listed.size + 1, dtype=np.int32)
+        return Breakdown(day, coins.astype(np.int32), rank_of[coins], ret, float(btc_ret[0]), eligible, beats)
+
+    # -- appending ------------------------------------------------------------------------------------------
+
+    def append_day(
+        self,
+        day: dt.date,
+        coin_ids: Sequence[str],
+        price: NDArray[np.float64],
+        market_cap: NDArray[np.float64],
+    ) -> None:
+        """Add the next UTC day and extend every cached series by one value."""
+        if day != self.end + dt.timedelta(days=1):
+            raise ConfigError(f"the next day to append is {self.end + dt.timedelta(days=1)}, not {day}")
+        cols = np.array([self._column.get(c, NO_COIN) for c in coin_ids], dtype=np.intp)
+        if (cols == NO_COIN).any():
+            unknown = [c for c, i in zip(coin_ids, cols, strict=True) if i == NO_COIN]
+            raise ConfigError(f"cannot append unknown coins {unknown[:5]}: reload the engine from the store")
+        raw_price = np.full(self.coin_ids.size, np.nan)
+        raw_mcap = np.full(self.coin_ids.size, np.nan)
+        raw_price[cols] = price
+        raw_mcap[cols] = market_cap
+        self._grow()
+        d = self.n_days
+        self._price[d], self._price_age = fill_next_row(
+            self._price[d - 1], raw_price, self._price_age, limit=self.gap_days
+        )
+        self._mcap[d], self._mcap_age = fill_next_row(self._mcap[d - 1], raw_mcap, self._mcap_age, limit=self.gap_days)
+        self.n_days += 1
+        self._by_coin = None
+        rows = np.array([d])
+        self._extend_orders(rows)
+        self._extend_seasons(rows)
+        self._extend_dominance(rows)
+
+    def _extend_orders(self, rows: NDArray[np.intp]) -> None:
+        for excluded, order in list(self._orders.items()):
+            new = rank_order(self.market_cap, members=self.members(excluded), depth=order.shape[1], rows=rows)
+            self._orders[excluded] = np.concatenate([order, new])
+
+    def _extend_seasons(self, rows: NDArray[np.intp]) -> None:
+        for key, index in list(self._seasons.items()):
+            excluded, top, window, btc_inside, fill = key
+            new = self._season_rows(excluded, top, window, btc_inside, fill, rows)
+            self._seasons[key] = _concat_index(index, new)
+
+    def _extend_dominance(self, rows: NDArray[np.intp]) -> None:
+        for (excluded, top), dom in list(self._dominance.items()):
+            if top is None:
+                new = dominance_all(
+                    self.market_cap,
+                    members=self.members(excluded),
+                    btc=self.btc,
+                    eth=self.eth,
+                    stable=self.stable,
+                    rows=rows,
+                )
+            else:
+                universe = self._orders[excluded][rows][:, :top]
+                new = dominance_top(
+                    self.market_cap, universe, btc=self.btc, eth=self.eth, stable=self.stable, rows=rows
+                )
+            self._dominance[(excluded, top)] = _concat_dominance(dom, new)
+
+    def _grow(self) -> None:
+        if self.n_days < self._price.shape[0]:
+            return
+        extra = max(32, self.n_days // 8)
+        pad = np.full((extra, self.coin_ids.size), np.nan)
+        self._price = np.concatenate([self._price, pad])
+        self._mcap = np.concatenate([self._mcap, pad])
+
+
+def _concat_index(a: SeasonIndex, b: SeasonIndex) -> SeasonIndex:
+    return replace(
+        a,
+        value=np.concatenate([a.value, b.value]),
+        n_eligible=np.concatenate([a.n_eligible, b.n_eligible]),
+        n_outperforming=np.concatenate([a.n_outperforming, b.n_outperforming]),
+        btc_return=np.concatenate([a.btc_return, b.btc_return]),
+    )
+
+
+def _concat_dominance(a: Dominance, b: Dominance) -> Dominance:
+    return Dominance(
+        total=np.concatenate([a.total, b.total]),
+        btc_cap=np.concatenate([a.btc_cap, b.btc_cap]),
+        eth_cap=np.concatenate([a.eth_cap, b.eth_cap]),
+        stable_cap=np.concatenate([a.stable_cap, b.stable_cap]),
+        n_coins=np.concatenate([a.n_coins, b.n_coins]),
+    )
+
+
+def _fill_depths(top: int, cached: int, n_coins: int) -> list[int]:
+    """Where the rank blocks of a ``fill`` universe end: ``top`` plus a margin that doubles from block to block
+    (:data:`FILL_MARGIN`, twice that, ...), the cached order's depth, the deep ranking's and every coin."""
+    deep = min(DEEP_DEPTH, n_coins) if n_coins > cached else min(cached, max(n_coins, 1))
+    ends = {min(cached, deep), deep, max(n_coins, deep)}
+    margin = FILL_MARGIN
+    while top + margin < deep:
+        ends.add(top + margin)
+        margin *= 2
+    return sorted(ends)
+
+
+def _check_top(top: int) -> None:
+    if not 1 <= top <= MAX_TOP:
+        raise ConfigError(f"top must be between 1 and {MAX_TOP}, not {top}")
+
+
+def _check_window(window: int) -> None:
+    if not 1 <= window <= MAX_WINDOW:
+        raise ConfigError(f"window must be between 1 and {MAX_WINDOW} days, not {window}")

@@ -1,0 +1,53 @@
+"""Market stores, chosen by URL: ``duckdb:///path/to/file.duckdb`` (or a plain path) is the embedded default,
+``postgresql://user@host/db`` (or ``postgres://``) the shared one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from coinseason.errors import ConfigError
+from coinseason.store.base import ApiKeyRecord, ImportRecord, MarketStore, SourceSummary, WriteCounts
+from coinseason.store.duckdb import DuckDBStore
+
+if TYPE_CHECKING:
+    from coinseason.store.postgres import PostgresStore
+
+__all__ = [
+    "ApiKeyRecord",
+    "DuckDBStore",
+    "ImportRecord",
+    "MarketStore",
+    "PostgresStore",
+    "SourceSummary",
+    "WriteCounts",
+    "open_store",
+]
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def open_store(url: str | Path) -> MarketStore:
+    """Open the store named by ``url``: a DuckDB file path, ``duckdb:///path`` or ``postgresql://…``."""
+    text = str(url)
+    if text.startswith("duckdb://"):
+        return DuckDBStore(text.removeprefix("duckdb://"))  # duckdb:///abs, duckdb://rel, duckdb://:memory:
+    if text.startswith(POSTGRES_SCHEMES):
+        from coinseason.store.postgres import PostgresStore  # psycopg loads only when it is used
+
+        return PostgresStore(text)
+    if "://" in text:
+        scheme = text.split("://", 1)[0]
+        raise ConfigError(
+            f"unsupported store URL scheme {scheme!r}: use a DuckDB file path, duckdb:///PATH"
+            " or postgresql://USER@HOST/DB"
+        )
+    return DuckDBStore(Path(text).expanduser())
+
+
+def __getattr__(name: str) -> object:
+    if name == "PostgresStore":
+        from coinseason.store.postgres import PostgresStore
+
+        return PostgresStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,50 @@
+"""Shared fixtures: paths to the real data in ../shared/data and small stores."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from coinseason.store import DuckDBStore
+
+DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+COINGECKO_DAILY = DATA_DIR / "coingecko" / "coingecko_daily_2013-04-28_2025-07-19.parquet"
+CMC_SNAPSHOTS = DATA_DIR / "cmc" / "cmc_daily_top200_2013-04-28_2024-12-11.parquet"
+FIXED_NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+
+
+SMALL_MARKET_DAYS = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(10)]
+
+
+def small_market_csv(path: Path) -> Path:
+    """A hand-computable market in the tidy format: BTC +10 %/day, "fast" +20 %/day, "slow" flat, "tether" pegged
+    (a stablecoin by the curated list)."""
+    lines = ["coin_id,symbol,name,date,price,market_cap"]
+    for i, day in enumerate(SMALL_MARKET_DAYS):
+        lines.append(f"bitcoin,btc,Bitcoin,{day},{100 * 1.1**i},{1e9 * 1.1**i}")
+        lines.append(f"fast,fst,Fast,{day},{10 * 1.2**i},{1e8 * 1.2**i}")
+        lines.append(f"slow,slw,Slow,{day},5.0,5e7")
+        lines.append(f"tether,usdt,Tether,{day},1.0,9e8")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def fixed_clock() -> dt.datetime:
+    return FIXED_NOW
+
+
+def shared_file(path: Path) -> Path:
+    """A file of ../shared/data, or a skip naming what is missing."""
+    if not path.is_file():
+        pytest.skip(f"real data file not found: {path} (the shared data folder sits beside the repository)")
+    return path
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[DuckDBStore]:
+    s = DuckDBStore(tmp_path / "test.duckdb")
+    yield s
+    s.close()

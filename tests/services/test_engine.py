@@ -1,0 +1,176 @@
+"""The in-memory engine: cached series, appending days, breakdown agreeing with the index."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from coinseason.errors import ConfigError
+from coinseason.services.engine import SeasonEngine
+
+START = dt.date(2020, 1, 1)
+
+
+def market(n_days: int = 120, n_coins: int = 40, seed: int = 3) -> tuple[list[str], np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    price = np.exp(np.cumsum(rng.normal(0, 0.05, size=(n_days, n_coins)), axis=0))
+    supply = rng.lognormal(10, 2, size=n_coins)
+    mcap = price * supply
+    listed = rng.integers(0, n_days // 2, size=n_coins)
+    listed[0] = 0
+    for c, day in enumerate(listed):
+        price[:day, c] = np.nan
+        mcap[:day, c] = np.nan
+    holes = rng.random((n_days, n_coins)) < 0.03
+    price[holes] = np.nan
+    mcap[holes] = np.nan
+    ids = ["bitcoin", *[f"coin{i}" for i in range(1, n_coins)]]
+    return ids, price, mcap
+
+
+def engine(ids: list[str], price: np.ndarray, mcap: np.ndarray) -> SeasonEngine:
+    return SeasonEngine(
+        start=START,
+        coin_ids=ids,
+        price=price.copy(),
+        market_cap=mcap.copy(),
+        btc_id="bitcoin",
+        eth_id="coin1",
+        stable_ids=frozenset({"coin2"}),
+    )
+
+
+EXCLUDED = frozenset({"coin2", "coin5"})
+
+
+def test_appending_days_equals_computing_from_scratch() -> None:
+    ids, price, mcap = market()
+    held = 10
+    full = engine(ids, price, mcap)
+    grow = engine(ids, price[:-held], mcap[:-held])
+    keys = [(10, 30, True), (5, 7, False), (20, 60, True)]
+    for top, window, inside in keys:
+        grow.season_index(EXCLUDED, top=top, window=window, btc_inside=inside)
+    grow.dominance(EXCLUDED)
+    grow.dominance(frozenset(), top=8)
+    for k in range(held):
+        row = price.shape[0] - held + k
+        present = np.isfinite(price[row])
+        grow.append_day(
+            START + dt.timedelta(days=row),
+            [i for i, p in zip(ids, present, strict=True) if p],
+            price[row][present],
+            mcap[row][present],
+        )
+    assert grow.n_days == full.n_days
+    for top, window, inside in keys:
+        a = grow.season_index(EXCLUDED, top=top, window=window, btc_inside=inside)
+        b = full.season_index(EXCLUDED, top=top, window=window, btc_inside=inside)
+        np.testing.assert_array_equal(a.value, b.value)
+        np.testing.assert_array_equal(a.n_eligible, b.n_eligible)
+    for excl, top in [(EXCLUDED, None), (frozenset(), 8)]:
+        np.testing.assert_allclose(grow.dominance(excl, top=top).btc, full.dominance(excl, top=top).btc)
+        np.testing.assert_allclose(grow.dominance(excl, top=top).total, full.dominance(excl, top=top).total)
+
+
+def test_append_refuses_a_wrong_day_or_unknown_coin() -> None:
+    ids, price, mcap = market(n_days=20)
+    eng = engine(ids, price, mcap)
+    with pytest.raises(ConfigError, match="next day to append is 2020-01-21"):
+        eng.append_day(dt.date(2020, 1, 25), ["bitcoin"], np.array([1.0]), np.array([1.0]))
+    with pytest.raises(ConfigError, match="unknown coins"):
+        eng.append_day(dt.date(2020, 1, 21), ["nope"], np.array([1.0]), np.array([1.0]))
+
+
+@pytest.mark.parametrize("fill", [True, False])
+def test_breakdown_agrees_with_the_index_every_day(fill: bool) -> None:
+    ids, price, mcap = market()
+    eng = engine(ids, price, mcap)
+    index = eng.season_index(EXCLUDED, top=15, window=20, fill=fill)
+    for row in range(20, eng.n_days, 7):
+        b = eng.breakdown(EXCLUDED, START + dt.timedelta(days=row), top=15, window=20, fill=fill)
+        assert b.eligible.sum() == index.n_eligible[row]
+        assert b.beats.sum() == index.n_outperforming[row]
+        assert not set(eng.coin_ids[b.coins]) & EXCLUDED
+        ranked = [c for c in range(len(ids)) if ids[c] not in EXCLUDED and eng.market_cap[row, c] > 0]
+        ranked.sort(key=lambda c: -eng.market_cap[row, c])
+        alts_with_history = [c for c in ranked if c != 0 and price_at(eng, row, c) and price_at(eng, row - 20, c)]
+        btc = [0] if 0 in ranked else []
+        expected = btc + alts_with_history[: 15 - len(btc)] if fill else ranked[:15]
+        assert sorted(b.coins.tolist()) == sorted(expected)
+        assert (np.diff(b.rank[b.coins != 0]) > 0).all()  # BTC first, then the altcoins by rank
+
+
+def price_at(eng: SeasonEngine, row: int, coin: int) -> bool:
+    return bool(eng.price[row, coin] > 0)
+
+
+@pytest.mark.parametrize(("top", "window"), [(0, 10), (501, 10), (10, 0), (10, 731)])
+def test_bounds(top: int, window: int) -> None:
+    ids, price, mcap = market(n_days=20)
+    with pytest.raises(ConfigError, match="must be between"):
+        engine(ids, price, mcap).season_index(EXCLUDED, top=top, window=window)
+
+
+def test_day_outside_data() -> None:
+    ids, price, mcap = market(n_days=20)
+    with pytest.raises(ConfigError, match="outside the data"):
+        engine(ids, price, mcap).breakdown(EXCLUDED, dt.date(2019, 1, 1), top=5, window=3)
+
+
+def naive_index(eng: SeasonEngine, excluded: frozenset[str], top: int, window: int, *, fill: bool) -> list[float]:
+    """The Altcoin Season Index of every day from a plain sort of each day's market caps."""
+    out = []
+    for row in range(eng.n_days):
+        caps = eng.market_cap[row]
+        ranked = [c for c in range(caps.size) if eng.coin_ids[c] not in excluded and caps[c] > 0]
+        ranked.sort(key=lambda c: -caps[c])  # stable: ties in column order
+
+        def ret(c: int, row: int = row) -> float:
+            if row < window or not (price_at(eng, row, c) and price_at(eng, row - window, c)):
+                return np.nan
+            return float(eng.price[row, c] / eng.price[row - window, c] - 1.0)
+
+        if fill:
+            alts = [c for c in ranked if c != 0 and np.isfinite(ret(c))]
+            alts = alts[: top - (0 in ranked)]
+        else:
+            alts = [c for c in ranked[:top] if c != 0 and np.isfinite(ret(c))]
+        btc = ret(0)
+        beating = sum(ret(c) > btc + 1e-12 * max(abs(btc), 1.0) for c in alts)
+        out.append(100.0 * beating / len(alts) if alts and np.isfinite(btc) else np.nan)
+    return out
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_young_coins_crowding_the_cached_ranks_are_passed_over(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """With a tiny cached depth and deep ranking, the fill rule reaches past both (the deep ranking's days are
+    cached, the last block ranks every coin) and still gives the plain result."""
+    import coinseason.services.engine as module
+
+    monkeypatch.setattr(module, "DEFAULT_DEPTH", 3)
+    monkeypatch.setattr(module, "FILL_MARGIN", 1)
+    monkeypatch.setattr(module, "DEEP_DEPTH", 12)
+    ids, price, mcap = market(n_days=90, seed=seed)
+    eng = engine(ids, price, mcap)
+    for top, window in [(4, 30), (8, 60), (2, 5), (15, 80)]:
+        for fill in (True, False):
+            got = eng.season_index(EXCLUDED, top=top, window=window, fill=fill).value
+            np.testing.assert_array_equal(got, naive_index(eng, EXCLUDED, top, window, fill=fill))
+    assert eng._deep[EXCLUDED][1].any()  # the deep ranking was used and kept
+
+
+def test_series_do_not_depend_on_what_was_ranked_before() -> None:
+    ids, price, mcap = market(n_days=80)
+    fresh = engine(ids, price, mcap)
+    used = engine(ids, price, mcap)
+    used.order(EXCLUDED, 30)  # deeper than the default, and the coin-major prices rebuilt after it
+    used.season_index(frozenset(), top=5, window=10)
+    for top, window in [(5, 10), (12, 40)]:
+        for fill in (True, False):
+            a = fresh.season_index(EXCLUDED, top=top, window=window, fill=fill)
+            b = used.season_index(EXCLUDED, top=top, window=window, fill=fill)
+            np.testing.assert_array_equal(a.value, b.value)
+            np.testing.assert_array_equal(a.n_eligible, b.n_eligible)

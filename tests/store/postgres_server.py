@@ -1,0 +1,46 @@
+"""Throw-away PostgreSQL databases for tests, on the server at 127.0.0.1:5432.
+
+Each test gets its own database (``cs_test_<random>``), dropped afterwards, so tests are isolated and can run in
+parallel. Without a server the tests skip, except under ``CI=true``, where they fail: CI must run them.
+``COINSEASON_TEST_POSTGRES`` points them at another server (``postgresql://user@host:port``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+
+SERVER = os.environ.get("COINSEASON_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
+_where = urlsplit(SERVER)
+UNREACHABLE = f"PostgreSQL not reachable at {_where.hostname}:{_where.port or 5432}"
+
+
+def admin() -> psycopg.Connection[tuple[Any, ...]]:
+    """A connection to the server's ``postgres`` database; skips (fails under CI=true) without a server."""
+    try:
+        return psycopg.connect(f"{SERVER}/postgres", autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{UNREACHABLE} (CI=true, so PostgreSQL tests must run): {exc}")
+        pytest.skip(UNREACHABLE)
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """The URL of a new, empty database, dropped (with any connection left open) on exit."""
+    name = f"cs_test_{secrets.token_hex(6)}"
+    with admin() as con:
+        con.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"{SERVER}/{name}"
+    finally:
+        with admin() as con:
+            con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
