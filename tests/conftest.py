@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from coinseason.store import DuckDBStore
+from coinseason.store import DuckDBStore, MarketStore, open_store
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 COINGECKO_DAILY = DATA_DIR / "coingecko" / "coingecko_daily_2013-04-28_2025-07-19.parquet"
@@ -48,3 +48,20 @@ def store(tmp_path: Path) -> Iterator[DuckDBStore]:
     s = DuckDBStore(tmp_path / "test.duckdb")
     yield s
     s.close()
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MarketStore]:
+    """Each store in turn: a DuckDB file, then a fresh PostgreSQL database (skipped without a server, unless
+    CI=true: see tests/store/postgres_server.py)."""
+    if request.param == "duckdb":
+        s = open_store(f"duckdb:///{tmp_path / 'store.duckdb'}")
+        yield s
+        s.close()
+        return
+    from tests.store.postgres_server import fresh_database  # psycopg loads only for the PostgreSQL runs
+
+    with fresh_database() as url:
+        s = open_store(url)
+        yield s
+        s.close()

@@ -3,127 +3,55 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from coinseason.core.resample import Interval
-from coinseason.errors import CoinseasonError, ConfigError
+from coinseason.cli_ingest import ingest_app
+from coinseason.cli_keys import keys_app
+from coinseason.cli_live import live
+from coinseason.cli_model import features_app, model_app, outlook
+from coinseason.cli_support import (
+    AltcoinAtOption,
+    BitcoinAtOption,
+    BtcOutsideOption,
+    DbOption,
+    ExcludeOption,
+    FormatOption,
+    FromOption,
+    IntervalFlag,
+    IntervalOption,
+    OutputFormat,
+    SourceOption,
+    StrictOption,
+    ToOption,
+    TopOption,
+    WindowOption,
+    err,
+    out,
+    utc_now,
+)
+from coinseason.cli_support import day as _day
+from coinseason.cli_support import emit as _emit
+from coinseason.cli_support import errors as _errors
+from coinseason.cli_support import interval as _interval
+from coinseason.cli_support import open_db as _store
+from coinseason.cli_trading import backtest, rebalance, risk
+from coinseason.errors import ConfigError
 from coinseason.providers.files import FileFormat
 from coinseason.services.analytics import AnalyticsService, SeasonQuery
 from coinseason.services.ingest import ImportReport, ImportService
 from coinseason.settings import Settings
-from coinseason.store import MarketStore, open_store
+from coinseason.store import MarketStore
+
+_utc_now = utc_now  # the clock of the commands (live reads it here, so tests can fix it)
 
 app = typer.Typer(help="Bitcoin season or altcoin season: exact season indices and dominance.", no_args_is_help=True)
 index_app = typer.Typer(help="Season index and dominance series.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-class OutputFormat(StrEnum):
-    TABLE = "table"
-    CSV = "csv"
-    JSON = "json"
-
-
-class IntervalOption(StrEnum):
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
-
-
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", envvar="COINSEASON_DB", help="Store path or URL [default: user data dir]"),
-]
-SourceOption = Annotated[str | None, typer.Option("--source", help="Data source in the store (e.g. coingecko, cmc)")]
-ExcludeOption = Annotated[
-    str, typer.Option("--exclude", help="Exclusion set: default (every token class), none, or a TOML file")
-]
-FromOption = Annotated[dt.datetime | None, typer.Option("--from", formats=["%Y-%m-%d"], help="First day (UTC)")]
-ToOption = Annotated[dt.datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day (UTC)")]
-FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output format")]
-TopOption = Annotated[int, typer.Option("--top", help="Universe size N (1-500)")]
-WindowOption = Annotated[int, typer.Option("--window", help="Return window W in days (1-730)")]
-StrictOption = Annotated[
-    bool,
-    typer.Option(
-        "--strict",
-        help="Leave the places of coins with less than W days of history empty"
-        " (default: the next-ranked coins take them, as blockchaincenter's index does)",
-    ),
-]
-BtcOutsideOption = Annotated[
-    bool, typer.Option("--btc-outside", help="BTC does not take one of the N places (default: it does)")
-]
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _day(value: dt.datetime | None) -> dt.date | None:
-    return value.date() if value is not None else None
-
-
-@contextmanager
-def _store(db: str | None) -> Iterator[MarketStore]:
-    store = open_store(db or Settings().db)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except CoinseasonError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(code=2) from None
-
-
-def _emit(
-    frame: pl.DataFrame, fmt: OutputFormat, title: str | None = None, method: dict[str, object] | None = None
-) -> None:
-    """CSV (columns as they are), JSON (``{"method": ..., "values": [...]}``) or a table with the method below."""
-    if fmt is OutputFormat.CSV:
-        sys.stdout.write(frame.write_csv())
-    elif fmt is OutputFormat.JSON:
-        payload: object = frame.to_dicts() if method is None else {"method": method, "values": frame.to_dicts()}
-        sys.stdout.write(json.dumps(payload, default=str) + "\n")
-    else:
-        table = Table(title=title, show_lines=False)
-        for name in frame.columns:
-            table.add_column(name, justify="right" if frame[name].dtype.is_numeric() else "left")
-        for row in frame.iter_rows():
-            table.add_row(*[_cell(v) for v in row])
-        out.print(table)
-        if method:
-            out.print("method: " + ", ".join(f"{k}={v}" for k, v in method.items()), style="dim", highlight=False)
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:,.2f}" if abs(value) < 1e6 else f"{value:,.0f}"
-    return str(value)
 
 
 def _print_report(report: ImportReport) -> None:
@@ -175,7 +103,7 @@ def altseason(
     end: ToOption = None,
     source: SourceOption = None,
     exclude: ExcludeOption = "default",
-    interval: Annotated[IntervalOption, typer.Option("--interval")] = IntervalOption.DAY,
+    interval: IntervalFlag = IntervalOption.DAY,
     btc_outside: BtcOutsideOption = False,
     strict: StrictOption = False,
     fmt: FormatOption = OutputFormat.TABLE,
@@ -199,7 +127,7 @@ def dominance(
     start: FromOption = None,
     end: ToOption = None,
     source: SourceOption = None,
-    interval: Annotated[IntervalOption, typer.Option("--interval")] = IntervalOption.DAY,
+    interval: IntervalFlag = IntervalOption.DAY,
     fmt: FormatOption = OutputFormat.TABLE,
     db: DbOption = None,
 ) -> None:
@@ -224,8 +152,8 @@ def seasons(
     window: WindowOption = 90,
     min_days: Annotated[int, typer.Option("--min-days", help="Shortest run that counts as a season")] = 1,
     neutral: Annotated[bool, typer.Option("--neutral", help="List neutral periods too")] = False,
-    altcoin_at: Annotated[float, typer.Option("--altcoin-at", help="Altcoin season threshold")] = 75.0,
-    bitcoin_at: Annotated[float, typer.Option("--bitcoin-at", help="Bitcoin season threshold")] = 25.0,
+    altcoin_at: AltcoinAtOption = 75.0,
+    bitcoin_at: BitcoinAtOption = 25.0,
     start: FromOption = None,
     end: ToOption = None,
     source: SourceOption = None,
@@ -326,6 +254,16 @@ def serve(
     fmt: Annotated[FileFormat, typer.Option("--format", help="Format of the --import file")] = FileFormat.TIDY,
     source: SourceOption = None,
     db: DbOption = None,
+    live: Annotated[
+        bool | None,
+        typer.Option("--live/--no-live", help="Push the intraday index from the exchange stream [default: off]"),
+    ] = None,
+    ingest: Annotated[
+        bool | None,
+        typer.Option(
+            "--ingest/--no-ingest", help="Run the snapshot loop [default: on when COINSEASON_INGEST_PROVIDER is set]"
+        ),
+    ] = None,
 ) -> None:
     """The API service (and its docs at /docs) over the store; imports a file first when one is given."""
     import uvicorn
@@ -333,7 +271,8 @@ def serve(
     from coinseason.api.app import create_app
     from coinseason.api.logging import configure_logging
 
-    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers, "db": db}.items() if v is not None}
+    given = {"host": host, "port": port, "workers": workers, "db": db, "live": live, "ingest": ingest}
+    overrides = {k: v for k, v in given.items() if v is not None}
     with _errors():
         settings = Settings(**overrides)  # type: ignore[arg-type]
         multi = settings.workers > 1
@@ -367,18 +306,15 @@ def serve(
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False, log_config=None)
 
 
-def _interval(value: IntervalOption) -> Interval:
-    intervals: dict[IntervalOption, Interval] = {
-        IntervalOption.DAY: "day",
-        IntervalOption.WEEK: "week",
-        IntervalOption.MONTH: "month",
-    }
-    return intervals[value]
-
-
-from coinseason.cli_keys import keys_app  # noqa: E402 - it reuses the helpers above
-
 app.add_typer(keys_app, name="keys")
+app.add_typer(ingest_app, name="ingest")
+app.command("backtest")(backtest)
+app.command("risk")(risk)
+app.command("rebalance")(rebalance)
+app.command("live")(live)
+app.add_typer(model_app, name="model")
+app.add_typer(features_app, name="features")
+app.command("outlook")(outlook)
 
 
 def main() -> None:

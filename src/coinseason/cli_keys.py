@@ -9,40 +9,36 @@ import polars as pl
 import typer
 from rich.markup import escape
 
+from coinseason import cli_support as support
 from coinseason.errors import ConfigError
 from coinseason.services.keys import KEY_PREFIX, PREFIX_LENGTH, KeyService, parse_key
 
 keys_app = typer.Typer(help="API keys of the REST API: create (shown once), list, revoke.", no_args_is_help=True)
 
-# cli.py imports keys_app from this module and this module reuses cli.py's helpers. Binding the module (after
-# keys_app exists) rather than its names lets either module be imported first: the helpers are looked up when a
-# command runs, when both modules are complete.
-from coinseason import cli  # noqa: E402
-
 
 @keys_app.command("create")
 def create(
     name: Annotated[str, typer.Option("--name", help="Who or what uses the key (1-100 characters)")],
-    db: cli.DbOption = None,
+    db: support.DbOption = None,
 ) -> None:
     """Create an API key and print it once: only its hash is stored, it cannot be shown again."""
-    with cli._errors(), cli._store(db) as store:
-        record, key = KeyService(store, clock=cli._utc_now).create(name)
-    cli.err.print(f"Created API key [bold]{record.prefix}[/] for {escape(record.name)}:", highlight=False)
+    with support.errors(), support.open_db(db) as store:
+        record, key = KeyService(store, clock=support.utc_now).create(name)
+    support.err.print(f"Created API key [bold]{record.prefix}[/] for {escape(record.name)}:", highlight=False)
     sys.stdout.write(key + "\n")  # alone on stdout, so that scripts can capture it
-    cli.err.print(
+    support.err.print(
         "[yellow]warning:[/] copy this key now; it cannot be shown again (the store keeps only its hash).",
         highlight=False,
     )
 
 
 @keys_app.command("list")
-def list_(db: cli.DbOption = None) -> None:
+def list_(db: support.DbOption = None) -> None:
     """Every API key with its prefix, name, and when it was created and revoked (never its secret or hash)."""
-    with cli._errors(), cli._store(db) as store:
-        records = KeyService(store, clock=cli._utc_now).list()
+    with support.errors(), support.open_db(db) as store:
+        records = KeyService(store, clock=support.utc_now).list()
     if not records:
-        cli.out.print("no API keys yet: create one with `coinseason keys create --name NAME`", highlight=False)
+        support.out.print("no API keys yet: create one with `coinseason keys create --name NAME`", highlight=False)
         return
     frame = pl.DataFrame(
         {
@@ -53,25 +49,25 @@ def list_(db: cli.DbOption = None) -> None:
         },
         schema={"prefix": pl.String, "name": pl.String, "created": pl.String, "revoked": pl.String},
     )
-    cli._emit(frame, cli.OutputFormat.TABLE, "API keys")
+    support.emit(frame, support.OutputFormat.TABLE, "API keys")
 
 
 @keys_app.command("revoke")
 def revoke(
     prefix: Annotated[str, typer.Argument(help=f"The key's prefix: the {PREFIX_LENGTH} characters after cs_")],
-    db: cli.DbOption = None,
+    db: support.DbOption = None,
 ) -> None:
     """Revoke an API key: requests with it are refused from now on. Exit code 2 when no key has the prefix."""
-    with cli._errors(), cli._store(db) as store:
+    with support.errors(), support.open_db(db) as store:
         prefix = _bare_prefix(prefix)
-        service = KeyService(store, clock=cli._utc_now)
+        service = KeyService(store, clock=support.utc_now)
         record = service.get(prefix)
         if record is None:
             raise ConfigError(f"no API key has the prefix {prefix!r} (see `coinseason keys list`)")
         if service.revoke(prefix):
-            cli.out.print(f"Revoked API key [bold]{prefix}[/] ({escape(record.name)}).", highlight=False)
+            support.out.print(f"Revoked API key [bold]{prefix}[/] ({escape(record.name)}).", highlight=False)
         else:
-            cli.out.print(
+            support.out.print(
                 f"API key [bold]{prefix}[/] ({escape(record.name)}) was revoked already, "
                 f"at {record.revoked_at:%Y-%m-%d %H:%M:%S} UTC.",
                 highlight=False,

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 import redis
 import redis.asyncio as aioredis
+
+from coinseason.api.logging import configure_logging
+from coinseason.providers.files import FileFormat
+from coinseason.services.ingest import ImportService
+from coinseason.store import DuckDBStore
+from tests.conftest import fixed_clock, small_market_csv
 
 REDIS_URL = os.environ.get("COINSEASON_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 UNREACHABLE_REDIS_URL = "redis://127.0.0.1:1/0"
@@ -52,3 +63,40 @@ async def redis_client(redis_url: str, redis_prefix: str) -> AsyncIterator[aiore
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """Logging configured (JSON) into a buffer; the root logger restored afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    stream = io.StringIO()
+    configure_logging("INFO", json=True, stream=stream)
+    try:
+        yield stream
+    finally:
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(level)
+
+
+def log_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    """Lines logged by coinseason (httpx logs its own client calls too)."""
+    entries = [orjson.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    return [entry for entry in entries if entry["logger"].startswith("coinseason.")]
+
+
+def access_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [line for line in log_lines(stream) if line["logger"] == "coinseason.access"]
+
+
+@pytest.fixture
+def market_db(tmp_path: Path) -> str:
+    """A DuckDB store file holding the small hand-made market of ``tests.conftest.small_market_csv``."""
+    path = tmp_path / "api.duckdb"
+    store = DuckDBStore(path)
+    ImportService(store, clock=fixed_clock).import_file(small_market_csv(tmp_path / "m.csv"), FileFormat.TIDY)
+    store.close()
+    return str(path)

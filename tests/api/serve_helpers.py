@@ -23,6 +23,9 @@ import httpx
 START_TIMEOUT = 60.0
 """Seconds a server may take to answer /healthz (it may import a file first)."""
 STOP_TIMEOUT = 10.0
+TEST_REDIS_TIMEOUT = "2.0"
+"""``COINSEASON_REDIS_TIMEOUT_SECONDS`` of every test server using Redis (unless the test sets its own): generous,
+so that a loaded CI machine (browser tests beside it) does not make the rate limiter fail closed with 503s."""
 
 
 def free_port() -> int:
@@ -111,6 +114,8 @@ def serve(
     timeout: float = START_TIMEOUT,
 ) -> Iterator[Server]:
     """``python -m coinseason serve --host 127.0.0.1 --port <free> ARGS``, healthy, stopped on exit."""
+    if env is not None and "COINSEASON_REDIS_URL" in env:
+        env = {"COINSEASON_REDIS_TIMEOUT_SECONDS": TEST_REDIS_TIMEOUT, **env}
     port = free_port()
     command = [sys.executable, "-m", "coinseason", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     with log.open("wb") as sink:

@@ -11,11 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from coinseason.api.app import create_app
-from coinseason.providers.files import FileFormat
-from coinseason.services.ingest import ImportService
 from coinseason.services.keys import KeyService
 from coinseason.settings import Settings
 from coinseason.store import DuckDBStore
+from tests.api.conftest import UNREACHABLE_REDIS_URL
 from tests.conftest import SMALL_MARKET_DAYS, fixed_clock, small_market_csv
 
 DAYS = SMALL_MARKET_DAYS
@@ -23,12 +22,9 @@ market_csv = small_market_csv  # other API test modules import it from here
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
-    path = tmp_path / "api.duckdb"
-    store = DuckDBStore(path)
-    ImportService(store, clock=fixed_clock).import_file(market_csv(tmp_path / "m.csv"), FileFormat.TIDY)
-    store.close()
-    return str(path)
+def db(market_db: str) -> str:
+    """The small market's store (other API test modules import this fixture from here)."""
+    return market_db
 
 
 def client_for(db: str, **overrides: object) -> TestClient:
@@ -234,3 +230,31 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/metrics",
     ):
         assert path in paths, path
+
+
+def test_the_redis_timeout_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COINSEASON_REDIS_TIMEOUT_SECONDS", raising=False)
+    assert Settings().redis_timeout_seconds == 0.25
+    monkeypatch.setenv("COINSEASON_REDIS_TIMEOUT_SECONDS", "2.0")
+    assert Settings().redis_timeout_seconds == 2.0
+    monkeypatch.setenv("COINSEASON_REDIS_TIMEOUT_SECONDS", "0")
+    with pytest.raises(ValueError, match="redis_timeout_seconds"):
+        Settings()
+
+
+def test_the_rate_limiter_waits_for_redis_as_long_as_the_setting_says(market_db: str) -> None:
+    with client_for(market_db, redis_url=UNREACHABLE_REDIS_URL, redis_timeout_seconds=0.75) as client:
+        refused = client.get("/v1/season/latest", params=Q)
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "5"
+    assert "Redis at 127.0.0.1:1 did not answer within 0.75 s" in refused.json()["detail"]
+
+
+def test_ready_shows_job_status_and_ingestion_lag(client: TestClient) -> None:
+    state = client.app.state.api  # type: ignore[attr-defined]
+    assert client.get("/readyz").json()["jobs"] == {}
+    # the fixed clock stands at 2026-11-24 12:00 UTC (tests/conftest.py); a snapshot landed 90 minutes before
+    status = {"source": "custom", "stale": False, "last_success": "2026-11-24T10:30:00+00:00", "rejections": {}}
+    state.register_status("ingestion", lambda: status)
+    state.register_status("quiet", lambda: None)  # a job with nothing to say yet is left out
+    assert client.get("/readyz").json()["jobs"] == {"ingestion": status}
+    assert 'coinseason_ingestion_lag_seconds{source="custom"} 5400.0' in client.get("/metrics").text

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import orjson
@@ -24,35 +22,9 @@ from coinseason.api.logging import (
 )
 from coinseason.api.metrics import Metrics
 from coinseason.errors import ConfigError
+from tests.api.conftest import access_lines, log_lines
 
 SECRET = "cs_abcd1234_s3cr3tS3cr3tS3cr3t"  # noqa: S105 (a made-up key that must never show in logs)
-
-
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    """Logging configured (JSON) into a buffer; the root logger restored afterwards."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    stream = io.StringIO()
-    configure_logging("INFO", json=True, stream=stream)
-    try:
-        yield stream
-    finally:
-        for handler in list(root.handlers):
-            if handler not in handlers:
-                root.removeHandler(handler)
-                handler.close()
-        root.setLevel(level)
-
-
-def lines(stream: io.StringIO) -> list[dict[str, Any]]:
-    """Lines logged by coinseason (httpx logs its own client calls too)."""
-    entries = [orjson.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
-    return [entry for entry in entries if entry["logger"].startswith("coinseason.")]
-
-
-def access_lines(stream: io.StringIO) -> list[dict[str, Any]]:
-    return [line for line in lines(stream) if line["logger"] == "coinseason.access"]
 
 
 def make_app(metrics: Metrics | None = None) -> FastAPI:
@@ -96,7 +68,7 @@ async def test_a_valid_incoming_request_id_is_used_and_echoed(log_stream: io.Str
         response = await client.get("/v1/items/btc", headers={"X-Request-ID": "abc-DEF_123"})
     assert response.headers["x-request-id"] == "abc-DEF_123"
     assert response.json()["request_id"] == "abc-DEF_123"
-    assert {line["request_id"] for line in lines(log_stream)} == {"abc-DEF_123"}
+    assert {line["request_id"] for line in log_lines(log_stream)} == {"abc-DEF_123"}
     assert request_id.get() is None  # reset once the request is done
 
 
@@ -117,7 +89,7 @@ async def test_an_invalid_incoming_request_id_is_replaced(log_stream: io.StringI
         response = await client.get("/v1/items/btc", headers={b"X-Request-ID": incoming.encode("utf-8")})
     made = response.headers["x-request-id"]
     assert re.fullmatch(r"[0-9a-f]{32}", made) and response.json()["request_id"] == made
-    assert {line["request_id"] for line in lines(log_stream)} == {made}
+    assert {line["request_id"] for line in log_lines(log_stream)} == {made}
 
 
 @pytest.mark.anyio
@@ -176,7 +148,7 @@ async def test_the_access_line_is_json_with_the_fields(log_stream: io.StringIO) 
                                                                               "/v1/items/eth", 200)  # fmt: skip
     assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
     assert line["client"] == "127.0.0.1"
-    [app_line] = [entry for entry in lines(log_stream) if entry["logger"] == "coinseason.test"]
+    [app_line] = [entry for entry in log_lines(log_stream) if entry["logger"] == "coinseason.test"]
     assert app_line["msg"] == "serving item eth" and app_line["item"] == "eth" and app_line["request_id"] == "req-1"
 
 

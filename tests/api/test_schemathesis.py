@@ -55,6 +55,14 @@ WITH_PARAMETERS = [
     "GET /v1/dominance/history",
     "GET /v1/coins",
     "GET /v1/coins/{coin_id}/history",
+    "GET /v1/signals",
+    "POST /v1/backtests",
+    "GET /v1/risk",
+    "POST /v1/portfolio/rebalance",
+    "GET /v1/outlook",
+    "GET /v1/sentiment",
+    "GET /v1/onchain",
+    "GET /v1/correlations",
 ]
 WITHOUT_PARAMETERS = ["GET /v1/methodology", "GET /healthz", "GET /readyz", "GET /metrics"]
 """Operations without parameters have no invalid input: they get positive cases only."""

@@ -4,7 +4,6 @@ test on 127.0.0.1:5432, skipped when no server answers unless CI=true)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -15,20 +14,6 @@ from coinseason.data.schema import OBSERVATION_SCHEMA
 from coinseason.errors import ConfigError, StoreError
 from coinseason.store import DuckDBStore, ImportRecord, MarketStore, open_store
 from tests.conftest import FIXED_NOW
-from tests.store.postgres_server import fresh_database
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MarketStore]:
-    if request.param == "duckdb":
-        store = open_store(f"duckdb:///{tmp_path / 'contract.duckdb'}")
-        yield store
-        store.close()
-        return
-    with fresh_database() as url:
-        store = open_store(url)
-        yield store
-        store.close()
 
 
 def obs(rows: list[tuple[str, str, float]]) -> pl.DataFrame:

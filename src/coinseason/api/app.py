@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
+from starlette.types import Receive, Scope, Send
 
 from coinseason import __version__
 from coinseason.api import problems
 from coinseason.api.cache import Invalidation, LocalInvalidation, RedisInvalidation, ResponseCache
-from coinseason.api.guard import GuardMiddleware
+from coinseason.api.compression import OnTheFlyGZip
+from coinseason.api.guard import FrontDoor
 from coinseason.api.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter, redis_from_url
-from coinseason.api.logging import RequestContextMiddleware, configure_logging
+from coinseason.api.logging import configure_logging
 from coinseason.api.metrics import Metrics
 from coinseason.api.routes import coins, dominance, meta, season, stream
 from coinseason.api.schemas import Problem
@@ -26,11 +27,14 @@ from coinseason.services.analytics import AnalyticsService
 from coinseason.services.keys import KeyService
 from coinseason.settings import Settings
 from coinseason.store import MarketStore, open_store
+from coinseason.web import mount_dashboard
 
 log = logging.getLogger("coinseason.api")
 
 LISTENER_STOP_SECONDS = 2.0
 """How long shutdown waits for the invalidation listener to end after cancelling it."""
+BACKGROUND_STOP_SECONDS = 5.0
+"""How long shutdown waits for the ``background`` tasks to end after cancelling them."""
 
 DESCRIPTION = """Is it Bitcoin season or altcoin season, how strongly, since when.
 
@@ -42,6 +46,50 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class CoinseasonAPI(FastAPI):
+    """FastAPI with the coinseason front layer (:class:`FrontDoor`) before it.
+
+    The front layer sees every request first (request id, access log, metrics, keys, rate limits, the hot cache)
+    and hands on to FastAPI only what it does not answer itself, so a cached response never enters FastAPI's
+    middleware stack or router.
+    """
+
+    front: FrontDoor | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        front = self.front
+        if front is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await front(scope, receive, send)
+
+    async def behind_front(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI itself, for the front layer to pass requests on to."""
+        await super().__call__(scope, receive, send)
+
+
+async def _background(job: Callable[[ApiState], Awaitable[None]], state: ApiState) -> None:
+    """Run one background job; its failure is logged (the service goes on), its cancellation passes."""
+    name = getattr(job, "__qualname__", repr(job))
+    try:
+        await job(state)
+    except Exception:
+        log.exception("the background job %s failed", name)
+    else:
+        log.info("the background job %s ended", name)
+
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the background tasks and wait at most BACKGROUND_STOP_SECONDS for them to end."""
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    _, running = await asyncio.wait(tasks, timeout=BACKGROUND_STOP_SECONDS)
+    if running:
+        log.warning("%d background job(s) did not stop within %.0f s", len(running), BACKGROUND_STOP_SECONDS)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -49,16 +97,31 @@ def create_app(
     clock: Callable[[], dt.datetime] = _utc_now,
     limiter: RateLimiter | None = None,
     invalidation: Invalidation | None = None,
+    background: Sequence[Callable[[ApiState], Awaitable[None]]] = (),
 ) -> FastAPI:
-    """Build the API. ``store``, ``limiter`` and ``invalidation`` default to what ``settings`` names."""
+    """Build the API. ``store``, ``limiter`` and ``invalidation`` default to what ``settings`` names.
+
+    ``background``: coroutine functions run for the life of the app (e.g. the ingestion loop, the live feed). Each
+    is called with the :class:`ApiState` once startup is done and runs as its own task; on shutdown each is
+    cancelled and waited for at most ``BACKGROUND_STOP_SECONDS``. One that fails is logged and does not stop the
+    others or the service. From them, call ``state.announce_data_landed()`` after writing to the store and
+    ``state.push_intraday(payload)`` to push to ``WS /v1/stream`` subscribers.
+    """
     settings = settings or Settings()
     owns_store = store is None
     store = store or open_store(settings.db)
-    redis_client = redis_from_url(settings.redis_url) if settings.redis_url else None
+    timeout = settings.redis_timeout_seconds
+    redis_client = redis_from_url(settings.redis_url, timeout=timeout) if settings.redis_url else None
     if limiter is None:
-        limiter = RedisRateLimiter(redis_client) if redis_client is not None else MemoryRateLimiter()
+        limiter = RedisRateLimiter(redis_client, timeout=timeout) if redis_client is not None else MemoryRateLimiter()
     if invalidation is None:
-        invalidation = RedisInvalidation(redis_client) if redis_client is not None else LocalInvalidation()
+        invalidation = LocalInvalidation()
+        if redis_client is not None:  # publishing may wait longer than a rate-limit hit: it is off the hot path
+            invalidation = RedisInvalidation(redis_client, timeout=max(timeout, 1.0))
+    if settings.live or (settings.ingest and settings.ingest_provider):  # live feed, snapshot loop: one exchange
+        from coinseason.live.serve import background_jobs  # reference shared by both (coinseason.live.serve)
+
+        background = (*background, *background_jobs(settings))
     state = ApiState(
         settings=settings,
         store=store,
@@ -76,12 +139,15 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not state.analytics.sources():
             log.warning("the store %s holds no data yet: import a file or start ingestion", store.url)
+        state.loop = asyncio.get_running_loop()
         state.warm_up()
         state.update_gauges()
         listener = asyncio.create_task(state.invalidation.run(state.data_landed))
+        tasks = [asyncio.create_task(_background(job, state)) for job in background]
         try:
             yield
         finally:
+            await _stop(tasks)
             listener.cancel()
             _, running = await asyncio.wait({listener}, timeout=LISTENER_STOP_SECONDS)
             if running:  # closing the invalidation below ends a read that ignored the cancel
@@ -94,7 +160,7 @@ def create_app(
             if owns_store:
                 store.close()
 
-    app = FastAPI(
+    app = CoinseasonAPI(
         title="coinseason",
         version=__version__,
         description=DESCRIPTION,
@@ -102,6 +168,8 @@ def create_app(
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        # coinseason has its own metrics and logs: no OpenTelemetry work on each request
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.api = state
     problems.install(app)
@@ -109,20 +177,15 @@ def create_app(
         code: {"model": Problem, "content": {"application/problem+json": {}}}
         for code in (400, 401, 404, 413, 422, 429, 503)
     }
-    for router in (season.router, dominance.router, coins.router, meta.router):
+    from coinseason.api.routes import outlook, trading
+
+    for router in (season.router, dominance.router, coins.router, meta.router, trading.router, outlook.router):
         app.include_router(router, responses=errors)
     app.include_router(stream.router)
     app.include_router(meta.health_router)
-    app.add_middleware(GuardMiddleware, state=state)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET"],
-            allow_headers=["X-API-Key", "If-None-Match"],
-            expose_headers=["ETag", "Retry-After"],
-        )
-    app.add_middleware(RequestContextMiddleware, metrics=state.metrics)
+    mount_dashboard(app)
+    # request context, keys, limits, cache, CORS; gzip on the fly for what FastAPI answers under /v1
+    app.front = FrontDoor(OnTheFlyGZip(app.behind_front), state=state)
     return app
 
 

@@ -16,17 +16,20 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from coinseason.api.compression import GZIP_MIN_BYTES, compressible, gzip_bytes, gzip_etag
 from coinseason.api.limits import redis_address
 from coinseason.errors import CoinseasonError
 
 __all__ = [
+    "CACHE_CONTROL",
     "CachedResponse",
+    "Encoded",
     "Invalidation",
     "InvalidationUnavailable",
     "LocalInvalidation",
@@ -41,12 +44,56 @@ log = logging.getLogger("coinseason.api.cache")
 InvalidationCallback = Callable[[], Awaitable[None] | None]
 
 
+CACHE_CONTROL = "public, max-age=60"
+"""What every cached response says to shared caches and browsers."""
+
+
+RawHeaders = tuple[tuple[bytes, bytes], ...]
+_VARY = ((b"vary", b"accept-encoding"),)
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """The gzip variant of a cached body, with its own strong ETag and ready headers."""
+
+    body: bytes
+    etag: str
+    headers_200: RawHeaders = field(repr=False)
+    headers_304: RawHeaders = field(repr=False)
+
+
 @dataclass(frozen=True, slots=True)
 class CachedResponse:
     body: bytes
     etag: str
     """A strong, quoted ETag: ``"<blake2b-128 of the body, hex>"``."""
     media_type: str
+    route: str | None = field(default=None, compare=False)
+    """The route template that made the body (for metrics and the access log), when known."""
+    headers_200: RawHeaders = field(init=False, compare=False, repr=False)
+    """Content-Type, Content-Length, ETag and Cache-Control (and Vary when there is a gzip variant), encoded once."""
+    headers_304: RawHeaders = field(init=False, compare=False, repr=False)
+    """ETag and Cache-Control (and Vary), encoded once."""
+    gzip: Encoded | None = field(init=False, compare=False, repr=False)
+    """The body compressed once, here, when it is long enough to be worth it (:mod:`coinseason.api.compression`)."""
+
+    def __post_init__(self) -> None:
+        encoded = None
+        vary: RawHeaders = ()
+        if len(self.body) >= GZIP_MIN_BYTES and compressible(self.media_type):
+            packed, etag = gzip_bytes(self.body), gzip_etag(self.etag)
+            common: RawHeaders = ((b"etag", etag.encode()), (b"cache-control", CACHE_CONTROL.encode()), *_VARY)
+            first: RawHeaders = (
+                (b"content-type", self.media_type.encode()),
+                (b"content-length", str(len(packed)).encode()),
+                (b"content-encoding", b"gzip"),
+            )
+            encoded, vary = Encoded(packed, etag, first + common, common), _VARY
+        common = ((b"etag", self.etag.encode()), (b"cache-control", CACHE_CONTROL.encode()), *vary)
+        first = ((b"content-type", self.media_type.encode()), (b"content-length", str(len(self.body)).encode()))
+        object.__setattr__(self, "headers_200", first + common)
+        object.__setattr__(self, "headers_304", common)
+        object.__setattr__(self, "gzip", encoded)
 
 
 def etag_of(body: bytes) -> str:
@@ -73,13 +120,16 @@ class ResponseCache:
                 self._entries.move_to_end(key)
             return entry
 
-    def put(self, key: str, body: bytes, media_type: str, *, generation: int | None = None) -> CachedResponse:
+    def put(
+        self, key: str, body: bytes, media_type: str, *, generation: int | None = None, route: str | None = None
+    ) -> CachedResponse:
         """Keep ``body`` under ``key`` (evicting the least recently used entry when full) and return the entry.
 
         With ``generation`` (read before computing the body), a body computed before a :meth:`clear` is returned
-        but not kept, so a slow request cannot put old data back after new data landed.
+        but not kept, so a slow request cannot put old data back after new data landed. ``route``: the template of
+        the route that made it.
         """
-        entry = CachedResponse(body=body, etag=etag_of(body), media_type=media_type)
+        entry = CachedResponse(body=body, etag=etag_of(body), media_type=media_type, route=route)
         with self._lock:
             if generation is not None and generation != self.generation:
                 return entry

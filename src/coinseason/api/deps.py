@@ -5,23 +5,29 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
+import orjson
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator
 from starlette.responses import Response
 
-from coinseason.api.cache import etag_matches
-from coinseason.api.state import ApiState
+from coinseason.api.cache import CACHE_CONTROL, CachedResponse, Encoded, etag_matches
+from coinseason.api.compression import accepts_gzip
+from coinseason.api.state import JSON, ApiState
 from coinseason.errors import ConfigError
+from coinseason.services.analytics import SeasonQuery
 
-CACHE_CONTROL = "public, max-age=60"
 NOT_MODIFIED: dict[int | str, dict[str, object]] = {
     304: {
         "description": "Not Modified: the If-None-Match header names the current ETag; no body",
         "headers": {
-            "ETag": {"description": "strong entity tag of the current body", "schema": {"type": "string"}},
+            "ETag": {
+                "description": "strong entity tag of the current body (the gzip variant has its own)",
+                "schema": {"type": "string"},
+            },
             "Cache-Control": {"schema": {"type": "string"}},
         },
     }
@@ -69,6 +75,32 @@ Universe = Annotated[
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class SeasonParams:
+    """The query parameters that choose a season index series, shared by the season routes."""
+
+    top: Top = 50
+    window: Window = 90
+    exclude: Exclude = "default"
+    source: Source = None
+    fill: Fill = True
+    btc_inside: BtcInside = True
+
+    def query(self, **thresholds: float) -> SeasonQuery:
+        """The service query (``altcoin_at``/``bitcoin_at`` where the route takes them)."""
+        return SeasonQuery(
+            top=self.top,
+            window=self.window,
+            exclude=self.exclude,
+            fill=self.fill,
+            btc_inside=self.btc_inside,
+            **thresholds,
+        )
+
+
+SeasonDep = Annotated[SeasonParams, Depends()]
+
+
 def check_range(state: ApiState, start: dt.date | None, end: dt.date | None) -> None:
     if start is not None and end is not None:
         if start > end:
@@ -82,14 +114,32 @@ def cache_key(request: Request) -> str:
     return f"{request.url.path}?{query}"
 
 
-def cached(request: Request, state: ApiState, build: Callable[[], tuple[bytes, str]]) -> Response:
-    """Serve ready bytes from the response cache, computing and keeping them on a miss; ETag and 304."""
-    key = cache_key(request)
+def cached_model(request: Request, state: ApiState, build: Callable[[], BaseModel]) -> Response:
+    """:func:`cached` for a route answering one response model, written as JSON."""
+    return cached(request, state, lambda: (orjson.dumps(build().model_dump(mode="json")), JSON))
+
+
+def cached(
+    request: Request, state: ApiState, build: Callable[[], tuple[bytes, str]], *, key_extra: str = ""
+) -> Response:
+    """Serve ready bytes from the response cache, computing and keeping them on a miss; ETag and 304.
+    ``key_extra`` joins the cache key (what else the answer depends on, e.g. the newest model version)."""
+    key = cache_key(request) + key_extra
     entry = state.cache.get(key)
     if entry is None:
+        generation = state.cache.generation  # a body built from engines replaced meanwhile is served, not kept
         body, media_type = build()
-        entry = state.cache.put(key, body, media_type)
-    headers = {"ETag": entry.etag, "Cache-Control": CACHE_CONTROL}
-    if etag_matches(request.headers.get("if-none-match"), entry.etag):
+        route = getattr(request.scope.get("route"), "path", None)
+        entry = state.cache.put(key, body, media_type, generation=generation, route=route)
+    accept = request.headers.get("accept-encoding")
+    chosen: CachedResponse | Encoded = entry
+    if entry.gzip is not None and accept is not None and accepts_gzip(accept.encode("latin-1")):
+        chosen = entry.gzip
+    headers = {"ETag": chosen.etag, "Cache-Control": CACHE_CONTROL}
+    if entry.gzip is not None:
+        headers["Vary"] = "Accept-Encoding"
+    if etag_matches(request.headers.get("if-none-match"), chosen.etag):
         return Response(status_code=304, headers=headers)
-    return Response(entry.body, media_type=entry.media_type, headers=headers)
+    if chosen is not entry:
+        headers["Content-Encoding"] = "gzip"
+    return Response(chosen.body, media_type=entry.media_type, headers=headers)

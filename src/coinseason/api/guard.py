@@ -1,7 +1,15 @@
-"""The pure-ASGI front of /v1: key in URL refused, body size, API keys, rate limits, and the hot cache.
+"""The front layer of the API, before FastAPI: one pure-ASGI call per request.
 
-Cached GET responses are answered here, before FastAPI routing, so the hot paths cost little more than a bare
-ASGI app; everything else passes through to the routes, which fill the cache.
+For every HTTP request and WebSocket connection it sets the request id (``X-Request-ID`` in, when valid, and out)
+and, for HTTP, writes the access line and counts the request in the metrics. Under ``/v1`` it also refuses a key
+in the URL, a body over the limit, a missing or invalid API key and a client over its rate limit (problem+json, or
+a WebSocket close), adds the rate-limit headers, and answers a GET/HEAD whose response is in the ready-bytes cache
+(200, or 304 to a matching ``If-None-Match``) without calling FastAPI at all. Everything else passes on to the app,
+whose routes fill the cache.
+
+With CORS configured, a request carrying ``Origin`` goes through Starlette's CORS middleware between the request
+context and the guard, as before: preflights are answered there, before any key check, and every answer of the
+guard gets the CORS headers.
 """
 
 from __future__ import annotations
@@ -12,75 +20,211 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from coinseason.api.cache import etag_matches
-from coinseason.api.deps import CACHE_CONTROL
+from starlette.middleware.cors import CORSMiddleware
+
+from coinseason.api.cache import CachedResponse, Encoded, etag_matches
+from coinseason.api.compression import accepts_gzip
 from coinseason.api.limits import LimiterUnavailable
+from coinseason.api.logging import AccessLog, request_id, route_template, valid_request_id
 from coinseason.api.problems import PROBLEM_JSON, problem_bytes
 from coinseason.api.state import ApiState
+
+__all__ = ["KEY_CACHE_SECONDS", "KEY_PARAMS", "FrontDoor"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
 
 KEY_PARAMS = frozenset({"api_key", "apikey", "key", "x-api-key", "token", "access_token"})
 KEY_CACHE_SECONDS = 5.0
 """A verified key is trusted this long without a store lookup: revocation takes effect within this time."""
+_PASS_ON_START = ("http.response.start", "websocket.accept")
+_Fields = tuple[bytes | None, bytes | None, bytes | None, bytes | None]
+"""X-API-Key, Content-Length, If-None-Match and Accept-Encoding of a request."""
+_KEY_WORDS = (b"key", b"token")
+"""Every name of KEY_PARAMS holds one of these: a query string without them needs no parsing."""
 
 
-class GuardMiddleware:
+def _read_headers(scope: Scope) -> tuple[bytes | None, bool, _Fields]:
+    """X-Request-ID, whether Origin is there, and the headers the guard reads, in one pass (the last one wins)."""
+    incoming = key = length = if_none_match = accept_encoding = None
+    origin = False
+    for raw, value in scope["headers"]:
+        name = raw.lower()
+        if name == b"x-request-id":
+            incoming = value
+        elif name == b"x-api-key":
+            key = value
+        elif name == b"if-none-match":
+            if_none_match = value
+        elif name == b"accept-encoding":
+            accept_encoding = value
+        elif name == b"content-length":
+            length = value
+        elif name == b"origin":
+            origin = True
+    return incoming, origin, (key, length, if_none_match, accept_encoding)
+
+
+_NUMBERS: dict[int, bytes] = {}
+
+
+def _ascii(number: int) -> bytes:
+    """``str(number).encode()``, kept for the small numbers rate-limit headers repeat."""
+    text = _NUMBERS.get(number)
+    if text is None:
+        text = str(number).encode()
+        if len(_NUMBERS) < 4096:
+            _NUMBERS[number] = text
+    return text
+
+
+def _may_hold_a_key(query: bytes) -> bool:
+    lowered = query.lower()
+    return b"%" in lowered or any(word in lowered for word in _KEY_WORDS)
+
+
+class _Exchange:
+    """One request's way out: records the status, adds the request id (and the rate-limit headers) to the start."""
+
+    __slots__ = ("extra", "rid_header", "send", "status", "template")
+
+    def __init__(self, send: Send, rid_header: tuple[bytes, bytes]) -> None:
+        self.send = send
+        self.rid_header = rid_header
+        self.extra: Headers = []
+        self.status = 500
+        self.template: str | None = None
+        """The route template of an answer made here (a cached response); None for refusals."""
+
+    async def __call__(self, message: Message) -> None:
+        """The ``send`` of the app behind: its response start gets the request id and the extra headers."""
+        if message["type"] in _PASS_ON_START:
+            self.status = message.get("status", 101)
+            headers = [(name, value) for name, value in message.get("headers", ()) if name.lower() != b"x-request-id"]
+            headers.append(self.rid_header)
+            if message["type"] == "http.response.start":
+                headers += self.extra
+            message = {**message, "headers": headers}
+        await self.send(message)
+
+
+class FrontDoor:
+    """Request context, access log and metrics, key and rate-limit checks, and the hot cache, in one ASGI layer."""
+
     def __init__(self, app: ASGIApp, *, state: ApiState, prefix: str = "/v1") -> None:
         self.app = app
         self.state = state
         self.prefix = prefix
+        self.access = AccessLog(metrics=state.metrics, lines=state.settings.access_log)
         self._verified: dict[bytes, tuple[str, float]] = {}
+        origins = state.settings.cors_origins
+        self.cors: ASGIApp | None = None
+        if origins:
+            self.cors = CORSMiddleware(
+                self._guarded,
+                allow_origins=origins,
+                allow_methods=["GET"],
+                allow_headers=["X-API-Key", "If-None-Match"],
+                expose_headers=["ETag", "Retry-After"],
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(self.prefix):
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
+        incoming, origin, fields = _read_headers(scope)
+        rid = valid_request_id(incoming)
+        token = request_id.set(rid)
+        start = time.perf_counter()
+        exchange = _Exchange(send, (b"x-request-id", rid.encode("ascii")))
+        try:
+            if origin and self.cors is not None:
+                await self.cors(scope, receive, exchange)
+            else:
+                await self._guard(scope, receive, exchange, exchange, fields)
+        finally:
+            if kind == "http":
+                template = exchange.template or route_template(scope)
+                self.access(scope, template, exchange.status, time.perf_counter() - start)
+            request_id.reset(token)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The guard behind the CORS middleware: answers go out through ``send`` (which adds the CORS headers)."""
+        await self._guard(scope, receive, send, None, _read_headers(scope)[2])
+
+    async def _guard(
+        self, scope: Scope, receive: Receive, send: Send, direct: _Exchange | None, fields: _Fields
+    ) -> None:
+        """Refuse, answer from the cache, or pass on. ``direct``: the exchange when nothing sits between."""
+        if not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        key, length, if_none_match, accept_encoding = fields
         query: bytes = scope.get("query_string", b"")
-        if query and any(k.lower() in KEY_PARAMS for k, _ in parse_qsl(query.decode("latin-1"))):
-            await self._refuse(scope, send, 400, "API keys go in the X-API-Key header, never in the URL")
+        if (
+            query
+            and _may_hold_a_key(query)
+            and any(k.lower() in KEY_PARAMS for k, _ in parse_qsl(query.decode("latin-1")))
+        ):
+            await _refuse(scope, send, 400, "API keys go in the X-API-Key header, never in the URL")
             return
-        headers = {k.lower(): v for k, v in scope.get("headers", [])}
-        length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.state.settings.max_body_bytes):
-            await self._refuse(scope, send, 413, f"request body over {self.state.settings.max_body_bytes} bytes")
+        settings = self.state.settings
+        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+            await _refuse(scope, send, 413, f"request body over {settings.max_body_bytes} bytes")
             return
-        identity, limit = self._identity(scope, headers.get(b"x-api-key"))
+        identity, limit = self._identity(scope, key)
         if identity is None:
             detail = "a valid API key is required in the X-API-Key header" if limit else "invalid or revoked API key"
-            await self._refuse(scope, send, 401, detail, {"www-authenticate": "ApiKey"})
+            await _refuse(scope, send, 401, detail, [(b"www-authenticate", b"ApiKey")])
             return
         try:
             decision = await self.state.limiter.hit(identity, limit=limit)
         except LimiterUnavailable as exc:
-            await self._refuse(scope, send, 503, f"{exc}; requests are refused until it is back", {"retry-after": "5"})
+            detail = f"{exc}; requests are refused until it is back"
+            await _refuse(scope, send, 503, detail, [(b"retry-after", b"5")])
             return
         rate_headers = [
-            (b"x-ratelimit-limit", str(decision.limit).encode()),
-            (b"x-ratelimit-remaining", str(decision.remaining).encode()),
+            (b"x-ratelimit-limit", _ascii(decision.limit)),
+            (b"x-ratelimit-remaining", _ascii(decision.remaining)),
         ]
         if not decision.allowed:
             retry = max(1, int(decision.retry_after + 0.999))
-            await self._refuse(
-                scope,
-                send,
-                429,
-                f"rate limit of {decision.limit} requests a minute reached",
-                {"retry-after": str(retry)},
-                rate_headers,
+            detail = f"rate limit of {decision.limit} requests a minute reached"
+            await _refuse(scope, send, 429, detail, [*rate_headers, (b"retry-after", _ascii(retry))])
+            return
+        method = scope.get("method")
+        if method == "GET" or method == "HEAD":  # answer from the ready-bytes cache when the response is there
+            entry = self.state.cache.get(
+                f"{scope['path']}?{'&'.join(sorted(query.decode('latin-1').split('&')))}"
+                if query
+                else f"{scope['path']}?"
             )
-            return
-        if (
-            scope["type"] == "http"
-            and scope["method"] in ("GET", "HEAD")
-            and await self._from_cache(scope, headers, send, rate_headers)
-        ):
-            return
-        await self.app(scope, receive, _with_headers(send, rate_headers))
+            if entry is not None:
+                chosen: CachedResponse | Encoded = entry
+                if entry.gzip is not None and accept_encoding is not None and accepts_gzip(accept_encoding):
+                    chosen = entry.gzip
+                if if_none_match is not None and etag_matches(if_none_match.decode("latin-1"), chosen.etag):
+                    status, headers, body = 304, [*chosen.headers_304, *rate_headers], b""
+                else:
+                    status, headers = 200, [*chosen.headers_200, *rate_headers]
+                    body = b"" if method == "HEAD" else chosen.body
+                if direct is not None:  # the hot path: the request id is added here, not by wrapping send
+                    direct.status, direct.template = status, entry.route
+                    headers.append(direct.rid_header)
+                    send = direct.send
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        if direct is not None:
+            direct.extra = rate_headers
+            await self.app(scope, receive, direct)
+        else:
+            await self.app(scope, receive, _with_headers(send, rate_headers))
 
     def _identity(self, scope: Scope, key: bytes | None) -> tuple[str | None, int]:
         """(identity, its per-minute limit); identity None = refuse (limit 1: key missing, 0: key invalid)."""
@@ -104,55 +248,19 @@ class GuardMiddleware:
         self._verified[digest] = (f"key:{record.prefix}", now)
         return f"key:{record.prefix}", settings.rate_limit_per_minute
 
-    async def _from_cache(
-        self, scope: Scope, headers: dict[bytes, bytes], send: Send, extra: list[tuple[bytes, bytes]]
-    ) -> bool:
-        query = scope.get("query_string", b"").decode("latin-1")
-        key = f"{scope['path']}?{'&'.join(sorted(query.split('&'))) if query else ''}"
-        entry = self.state.cache.get(key)
-        if entry is None:
-            return False
-        common = [(b"etag", entry.etag.encode()), (b"cache-control", CACHE_CONTROL.encode()), *extra]
-        match = headers.get(b"if-none-match")
-        if etag_matches(match.decode("latin-1") if match else None, entry.etag):
-            await send({"type": "http.response.start", "status": 304, "headers": common})
-            await send({"type": "http.response.body", "body": b""})
-            return True
-        body = b"" if scope["method"] == "HEAD" else entry.body
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", entry.media_type.encode()),
-                    (b"content-length", str(len(entry.body)).encode()),
-                    *common,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-        return True
 
-    async def _refuse(
-        self,
-        scope: Scope,
-        send: Send,
-        status: int,
-        detail: str,
-        headers: dict[str, str] | None = None,
-        extra: list[tuple[bytes, bytes]] | None = None,
-    ) -> None:
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})
-            return
-        body = problem_bytes(status, detail, instance=scope["path"])
-        raw = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()), *(extra or [])]
-        raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send({"type": "http.response.body", "body": body})
+async def _refuse(scope: Scope, send: Send, status: int, detail: str, headers: Headers | None = None) -> None:
+    """A problem+json answer, or for a WebSocket a close with code 1008 (policy violation) naming the reason."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})
+        return
+    body = problem_bytes(status, detail, instance=scope["path"])
+    raw = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()), *(headers or [])]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
 
 
-def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+def _with_headers(send: Send, extra: Headers) -> Send:
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
             message["headers"] = [*message.get("headers", []), *extra]

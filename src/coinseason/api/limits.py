@@ -44,7 +44,9 @@ __all__ = [
 ]
 
 DEFAULT_REDIS_TIMEOUT = 0.25
-"""Seconds a rate-limit (or other hot-path) call to Redis may take before it counts as unanswered."""
+"""Seconds a rate-limit (or other hot-path) call to Redis may take before it counts as unanswered; the API takes
+its value from the ``COINSEASON_REDIS_TIMEOUT_SECONDS`` setting (raise it on a loaded machine, where slow answers
+would otherwise be refused with 503)."""
 
 
 @dataclass(frozen=True, slots=True)

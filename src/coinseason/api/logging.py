@@ -23,12 +23,15 @@ from coinseason.api.metrics import UNMATCHED_ROUTE, Metrics
 from coinseason.errors import ConfigError
 
 __all__ = [
+    "AccessLog",
     "JsonFormatter",
     "RequestContextMiddleware",
     "TextFormatter",
     "configure_logging",
     "new_request_id",
     "request_id",
+    "route_template",
+    "valid_request_id",
 ]
 
 request_id: ContextVar[str | None] = ContextVar("coinseason_request_id", default=None)
@@ -241,63 +244,38 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-class RequestContextMiddleware:
-    """Pure ASGI: request id in (``X-Request-ID`` if valid) and out, one access log line and metrics per request.
+def valid_request_id(incoming: bytes | None) -> str:
+    """The incoming ``X-Request-ID`` when it is 1-64 letters, digits, ``_`` or ``-``; else a fresh random id."""
+    if incoming is not None:
+        rid = incoming.decode("latin-1")
+        if _VALID_REQUEST_ID.fullmatch(rid):
+            return rid
+    return _random_id()
 
-    The access line carries method, route (template when a route matched, else the path), path (never the query
+
+class AccessLog:
+    """Counts an answered HTTP request in the metrics and writes its access line (INFO on ``logger_name``).
+
+    The line carries method, route (the template when a route matched, else the path), path (never the query
     string), status, duration_ms and client. Metrics use the template, or ``<unmatched>`` when no route matched.
-    WebSocket connections get a request id (also sent on accept) but no access line.
     """
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics | None = None, logger_name: str = "coinseason.access") -> None:
-        self.app = app
+    def __init__(
+        self, *, metrics: Metrics | None = None, logger_name: str = "coinseason.access", lines: bool = True
+    ) -> None:
         self.metrics = metrics
         self.log = logging.getLogger(logger_name)
+        self.lines = lines
+        """Write access lines (False: only count requests in the metrics)."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind != "http" and kind != "websocket":
-            await self.app(scope, receive, send)
-            return
-        incoming = _header(scope, b"x-request-id")
-        rid = incoming.decode("latin-1") if incoming is not None else ""
-        if not _VALID_REQUEST_ID.fullmatch(rid):
-            rid = _random_id()
-        rid_header = (b"x-request-id", rid.encode("ascii"))
-        token = request_id.set(rid)
-        start = time.perf_counter()
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            kind = message["type"]
-            if kind == "http.response.start" or kind == "websocket.accept":
-                status = message.get("status", 101)
-                headers = [
-                    (name, value) for name, value in message.get("headers", ()) if name.lower() != b"x-request-id"
-                ]
-                headers.append(rid_header)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            if kind == "http":
-                self._access(scope, status, time.perf_counter() - start)
-            request_id.reset(token)
-
-    def _access(self, scope: Scope, status: int, seconds: float) -> None:
-        route = scope.get("route")
-        template = getattr(route, "path", None)
-        template = template if isinstance(template, str) else None
+    def __call__(self, scope: Scope, template: str | None, status: int, seconds: float) -> None:
         method = str(scope.get("method", ""))
         if self.metrics is not None:
             self.metrics.observe_request(
                 route=template or UNMATCHED_ROUTE, method=method, status=status, seconds=seconds
             )
         log = self.log
-        if not log.isEnabledFor(logging.INFO):
+        if not self.lines or not log.isEnabledFor(logging.INFO):
             return
         path = str(scope.get("path", ""))
         client = scope.get("client")
@@ -328,3 +306,50 @@ class RequestContextMiddleware:
             )
 
         handler.write_line(line, record)
+
+
+def route_template(scope: Scope) -> str | None:
+    """The path template of the route that matched the request, if one did."""
+    template = getattr(scope.get("route"), "path", None)
+    return template if isinstance(template, str) else None
+
+
+class RequestContextMiddleware:
+    """Pure ASGI: request id in (``X-Request-ID`` if valid) and out, one access log line and metrics per request
+    (see :class:`AccessLog`), for any ASGI app. WebSocket connections get a request id (also sent on accept) but no
+    access line. The coinseason API does the same in its front layer (:class:`coinseason.api.guard.FrontDoor`).
+    """
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics | None = None, logger_name: str = "coinseason.access") -> None:
+        self.app = app
+        self.access = AccessLog(metrics=metrics, logger_name=logger_name)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        rid = valid_request_id(_header(scope, b"x-request-id"))
+        rid_header = (b"x-request-id", rid.encode("ascii"))
+        token = request_id.set(rid)
+        start = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            kind = message["type"]
+            if kind == "http.response.start" or kind == "websocket.accept":
+                status = message.get("status", 101)
+                headers = [
+                    (name, value) for name, value in message.get("headers", ()) if name.lower() != b"x-request-id"
+                ]
+                headers.append(rid_header)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if kind == "http":
+                self.access(scope, route_template(scope), status, time.perf_counter() - start)
+            request_id.reset(token)

@@ -38,6 +38,7 @@ class Metrics:
             ["route", "method", "status"],
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Histogram, Counter]] = {}
         self._data_age = Gauge(
             "coinseason_data_age_seconds",
             "Seconds since the newest data point of a source.",
@@ -53,9 +54,19 @@ class Metrics:
 
     def observe_request(self, *, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request; ``route`` must be the template (``/v1/season/history``), not the raw path."""
-        method = method if method in _METHODS else "OTHER"
-        self._duration.labels(route, method).observe(seconds)
-        self._requests.labels(route, method, str(status)).inc()
+        children = self._children.get((route, method, status))
+        if children is None:
+            children = self._children_of(route, method, status)
+        children[0].observe(seconds)
+        children[1].inc()
+
+    def _children_of(self, route: str, method: str, status: int) -> tuple[Histogram, Counter]:
+        """The labelled series of one (route, method, status), looked up once (``labels`` takes a lock each call)."""
+        label = method if method in _METHODS else "OTHER"
+        children = (self._duration.labels(route, label), self._requests.labels(route, label, str(status)))
+        if len(self._children) < 10_000:  # routes are templates and methods a fixed set: this stays small
+            self._children[(route, method, status)] = children
+        return children
 
     def set_data_age(self, source: str, seconds: float) -> None:
         self._data_age.labels(source).set(seconds)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -190,6 +190,10 @@ class Ready(Model):
     store: bool
     data_age_hours: float | None
     reasons: list[str]
+    jobs: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="state of the background jobs, e.g. `ingestion`: stale flag, last success, rejections by reason",
+    )
 
 
 class ProblemItem(Model):

@@ -16,7 +16,8 @@ from coinseason.errors import CoinseasonError
 
 __all__ = ["TOPICS", "StreamHub", "Subscription", "SubscriptionClosed"]
 
-TOPICS: frozenset[str] = frozenset({"season", "dominance"})
+TOPICS: frozenset[str] = frozenset({"season", "dominance", "intraday"})
+"""season and dominance: pushed when new daily data lands; intraday: pushed by the live feed."""
 
 
 class SubscriptionClosed(CoinseasonError):

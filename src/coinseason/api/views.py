@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import orjson
 import polars as pl
@@ -29,6 +30,20 @@ def series_bytes(method_model: Method, frame: pl.DataFrame, **extra: object) -> 
     return head[:-1] + b',"values":' + frame.write_json().encode() + b"}"
 
 
+def stamped(state: ApiState, day: dt.date) -> dict[str, object]:
+    """``date``, ``as_of`` and ``stale`` of a value of ``day``, as every ``/latest`` answer carries them."""
+    stamp = as_of(day)
+    return {"date": day, "as_of": stamp, "stale": state.is_stale(stamp)}
+
+
+def last_dominance(
+    state: ApiState, *, source: str, universe: str, exclude: str, day: dt.date | None = None
+) -> dict[str, Any] | None:
+    """The dominance row of ``day`` (default: the last day), or None when there is none."""
+    frame = state.analytics.dominance_history(universe=universe, exclude=exclude, source=source, start=day, end=day)
+    return frame.row(-1, named=True) if frame.height else None
+
+
 def season_latest(
     state: ApiState,
     *,
@@ -48,14 +63,9 @@ def season_latest(
     last = valued.row(-1, named=True)
     runs = state.analytics.season_periods(query, source=name, include_neutral=True)
     since = runs["start"][-1] if runs.height and runs["season"][-1] == last["season"] else None
-    dominance = state.analytics.dominance_history(
-        universe="all", exclude=exclude, source=name, start=last["date"], end=last["date"]
-    )
-    stamp = as_of(last["date"])
+    dominance = last_dominance(state, source=name, universe="all", exclude=exclude, day=last["date"])
     return SeasonLatest(
-        date=last["date"],
-        as_of=stamp,
-        stale=state.is_stale(stamp),
+        **stamped(state, last["date"]),
         altcoin_season_index=last["value"],
         bitcoin_season_index=last["bitcoin_season_index"],
         value_rounded=last["value_rounded"],
@@ -63,7 +73,7 @@ def season_latest(
         season_since=since,
         n_eligible=last["n_eligible"],
         n_outperforming=last["n_outperforming"],
-        btc_dominance=dominance["value"][0] if dominance.height else None,
+        btc_dominance=dominance["value"] if dominance else None,
         methodology_version=METHODOLOGY_VERSION,
         method=method(state, name, exclude, **query.parameters()),
     )
@@ -71,15 +81,11 @@ def season_latest(
 
 def dominance_latest(state: ApiState, *, source: str | None, universe: str, exclude: str) -> DominanceLatest:
     name = state.source(source)
-    frame = state.analytics.dominance_history(universe=universe, exclude=exclude, source=name)
-    if frame.height == 0:
+    last = last_dominance(state, source=name, universe=universe, exclude=exclude)
+    if last is None:
         raise NoDataError(f"source {name!r} has no dominance yet")
-    last = frame.row(-1, named=True)
-    stamp = as_of(last["date"])
     return DominanceLatest(
-        date=last["date"],
-        as_of=stamp,
-        stale=state.is_stale(stamp),
+        **stamped(state, last["date"]),
         btc_dominance=last["value"],
         eth_dominance=last["eth_dominance"],
         stablecoin_dominance=last["stablecoin_dominance"],

@@ -9,6 +9,7 @@ by coin (:class:`coinseason.core.panel.CoinMajor`), which makes the returns of w
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -46,6 +47,8 @@ DEEP_DEPTH = 1000
 """Depth of the second ranking, kept per day once a universe needed ranks past the cached order (a full ranking
 of the day is made, not kept, past it)."""
 MAX_WINDOW = 730
+ROLLBACK_DAYS = 7
+"""How many of the last days :meth:`SeasonEngine.drop_last` can take back (to append them again as rewritten)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +89,16 @@ class SeasonEngine:
         self.eth = self._column.get(eth_id, NO_COIN) if eth_id else NO_COIN
         self.stable = self._among(stable_ids)
         self.n_days = price.shape[0]
-        recent = slice(max(self.n_days - gap_days - 1, 0), None)  # older observations cannot fill a new day
-        self._price_age = last_seen_age(np.isfinite(price[recent]))
-        self._mcap_age = last_seen_age(np.isfinite(market_cap[recent]))
+        seen_price, seen_mcap = np.isfinite(price), np.isfinite(market_cap)
+        self._ages: list[tuple[NDArray[np.int32], NDArray[np.int32]]] = []
+        """The ages (price, market cap) as they were after each of the last days, oldest first: the state a new day
+        is filled from, kept for :meth:`drop_last`."""
+        for end in range(max(self.n_days - ROLLBACK_DAYS, 0), self.n_days + 1):
+            recent = slice(max(end - gap_days - 1, 0), end)  # older observations cannot fill a new day
+            self._ages.append((last_seen_age(seen_price[recent]), last_seen_age(seen_mcap[recent])))
+        self._price_age, self._mcap_age = self._ages[-1]
+        self._rows_shared = False
+        """True for an append-only :meth:`copy`: its rows belong to another engine too."""
         self._price = forward_fill(price, limit=gap_days)
         self._mcap = forward_fill(market_cap, limit=gap_days)
         self._orders: dict[frozenset[str], IntMatrix] = {}
@@ -343,12 +353,80 @@ class SeasonEngine:
             self._price[d - 1], raw_price, self._price_age, limit=self.gap_days
         )
         self._mcap[d], self._mcap_age = fill_next_row(self._mcap[d - 1], raw_mcap, self._mcap_age, limit=self.gap_days)
+        self._ages = [*self._ages[-ROLLBACK_DAYS:], (self._price_age, self._mcap_age)]
         self.n_days += 1
         self._by_coin = None
         rows = np.array([d])
         self._extend_orders(rows)
         self._extend_seasons(rows)
         self._extend_dominance(rows)
+
+    @property
+    def rollback_days(self) -> int:
+        """How many of the last days :meth:`drop_last` can take back now."""
+        return min(len(self._ages) - 1, int(self.n_days) - 1)
+
+    def drop_last(self, days: int) -> None:
+        """Take back the last ``days`` days (at most :attr:`rollback_days`) and every cached value of them, as if
+        they had never been appended: appending them again, rewritten, gives what a rebuild would."""
+        if not 0 <= days <= self.rollback_days:
+            raise ConfigError(f"can take back 0 to {self.rollback_days} days, not {days}: reload the engine")
+        if days and self._rows_shared:
+            raise ConfigError("an append-only copy shares its days with another engine: it cannot take days back")
+        if days == 0:
+            return
+        n = self.n_days - days
+        self.n_days = n
+        del self._ages[len(self._ages) - days :]
+        self._price_age, self._mcap_age = self._ages[-1]
+        self._by_coin, self._by_coin_sets = None, set()
+        self._orders = {key: order[:n] for key, order in self._orders.items()}
+        for _, known in self._deep.values():  # the ranks of the days taken back are made again when asked
+            known[n:] = False
+        self._seasons = {
+            key: replace(
+                index,
+                value=index.value[:n],
+                n_eligible=index.n_eligible[:n],
+                n_outperforming=index.n_outperforming[:n],
+                btc_return=index.btc_return[:n],
+            )
+            for key, index in self._seasons.items()
+        }
+        self._dominance = {
+            key: Dominance(
+                total=dom.total[:n],
+                btc_cap=dom.btc_cap[:n],
+                eth_cap=dom.eth_cap[:n],
+                stable_cap=dom.stable_cap[:n],
+                n_coins=dom.n_coins[:n],
+            )
+            for key, dom in self._dominance.items()
+        }
+
+    def copy(self, *, append_only: bool = False) -> SeasonEngine:
+        """An engine to append to (or take days back from) while this one goes on answering: what is changed in
+        place is copied, the cached series (replaced, never changed) are shared.
+
+        ``append_only``: the copy will only be appended to, so it shares the matrices and the deep rankings (it
+        writes only rows past this engine's last day, which this one never reads) and cannot :meth:`drop_last`.
+        """
+        twin = copy.copy(self)
+        twin._rows_shared = append_only
+        if append_only:
+            twin._deep = dict(self._deep)
+        else:
+            twin._price, twin._mcap = self._price.copy(), self._mcap.copy()
+            deep = {}
+            for key, (ranks, known) in list(self._deep.items()):  # requests may rank days meanwhile: a day marked
+                seen = known.copy()  # known before the ranks are copied had its ranks written before (GIL order)
+                deep[key] = (ranks.copy(), seen)
+            twin._deep = deep
+        twin._ages = list(self._ages)
+        twin._orders, twin._members = dict(self._orders), dict(self._members)
+        twin._seasons, twin._dominance = dict(self._seasons), dict(self._dominance)
+        twin._by_coin_sets = set(self._by_coin_sets)
+        return twin
 
     def _extend_orders(self, rows: NDArray[np.intp]) -> None:
         for excluded, order in list(self._orders.items()):

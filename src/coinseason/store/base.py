@@ -60,6 +60,35 @@ class ApiKeyRecord:
         return self.revoked_at is None
 
 
+@dataclass(frozen=True, slots=True)
+class IngestCursor:
+    """Where a resumable ingestion job is: written in the same transaction as the rows it covers."""
+
+    name: str
+    """The job, e.g. ``backfill:coingecko``."""
+    value: str
+    """The job's own position (JSON text)."""
+
+
+FEATURE_SCHEMA: dict[str, pl.DataType] = {
+    "series": pl.String(),
+    "date": pl.Date(),
+    "known_at": pl.Datetime("us", "UTC"),
+    "value": pl.Float64(),
+}
+"""Point-in-time feature rows: the value of ``series`` for ``date`` as it became known at ``known_at``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelArtifact:
+    """A trained model as stored: its version, when it was made, what it is (JSON-able meta) and its bytes."""
+
+    version: str
+    created_at: dt.datetime
+    meta: dict[str, Any]
+    payload: bytes = field(repr=False)
+
+
 def utc(moment: dt.datetime) -> dt.datetime:
     """``moment`` in UTC; a naive time is refused, as it could be anyone's local time."""
     if moment.tzinfo is None or moment.utcoffset() is None:
@@ -84,8 +113,40 @@ class MarketStore(Protocol):
 
     url: str
 
-    def write_import(self, coins: pl.DataFrame, observations: pl.DataFrame, record: ImportRecord) -> WriteCounts:
-        """Upsert coins and observations (tidy schema) and log the import, atomically."""
+    def write_import(
+        self,
+        coins: pl.DataFrame,
+        observations: pl.DataFrame,
+        record: ImportRecord,
+        *,
+        cursor: IngestCursor | None = None,
+    ) -> WriteCounts:
+        """Upsert coins and observations (tidy schema) and log the import, atomically; ``cursor`` (an ingestion
+        job's position) is saved in the same transaction."""
+        ...
+
+    def observations_between(self, source: str, start: dt.date, end: dt.date) -> pl.DataFrame:
+        """Every observation of ``source`` dated ``start`` to ``end`` inclusive, all columns (tidy schema)."""
+        ...
+
+    def ingest_cursor(self, name: str) -> str | None:
+        """The value of the ingestion cursor ``name``; None when it was never written."""
+        ...
+
+    def acquire_lease(
+        self, name: str, owner: str, now: dt.datetime, ttl: dt.timedelta, *, dead: str | None = None
+    ) -> bool:
+        """Take or renew the lease ``name`` for ``owner`` until ``now + ttl``, in one transaction: True when
+        ``owner`` holds it (it was free, expired, already ``owner``'s, or held by ``dead``, a holder known to have
+        died), False when someone else does."""
+        ...
+
+    def lease_holder(self, name: str) -> str | None:
+        """Who holds (or last held, if expired) the lease ``name``; None when nobody does."""
+        ...
+
+    def release_lease(self, name: str, owner: str) -> None:
+        """Give the lease up if ``owner`` holds it."""
         ...
 
     def write_classification(self, source: str, classes: pl.DataFrame) -> None:
@@ -132,5 +193,21 @@ class MarketStore(Protocol):
         ...
 
     def imports(self) -> pl.DataFrame: ...
+
+    def write_features(self, rows: pl.DataFrame) -> WriteCounts:
+        """Upsert feature rows (:data:`FEATURE_SCHEMA`, key series, date, known_at) in one transaction."""
+        ...
+
+    def features(self, series: tuple[str, ...] | None = None, *, known_by: dt.datetime | None = None) -> pl.DataFrame:
+        """Feature rows (of ``series``, default all) known at or before ``known_by``, by series, date, known_at."""
+        ...
+
+    def write_model(self, artifact: ModelArtifact) -> None:
+        """Store a model artifact; :class:`~coinseason.errors.StoreError` when its version exists already."""
+        ...
+
+    def model(self, version: str | None = None) -> ModelArtifact | None:
+        """The artifact ``version``, or the newest one; None when there is none."""
+        ...
 
     def close(self) -> None: ...

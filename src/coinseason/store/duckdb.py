@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,65 +13,27 @@ import polars as pl
 
 from coinseason.data.schema import COIN_SCHEMA, OBSERVATION_SCHEMA
 from coinseason.errors import StoreError
+from coinseason.store import schema
 from coinseason.store.base import (
+    FEATURE_SCHEMA,
     SCHEMA_VERSION,
     ApiKeyRecord,
     ImportRecord,
+    IngestCursor,
+    ModelArtifact,
     SourceSummary,
     WriteCounts,
     api_key_record,
     utc,
 )
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
-CREATE TABLE IF NOT EXISTS coins (
-    source VARCHAR NOT NULL,
-    coin_id VARCHAR NOT NULL,
-    symbol VARCHAR,
-    name VARCHAR,
-    categories VARCHAR,
-    token_class VARCHAR,
-    class_basis VARCHAR,
-    class_source VARCHAR,
-    PRIMARY KEY (source, coin_id)
-);
-CREATE TABLE IF NOT EXISTS observations (
-    source VARCHAR NOT NULL,
-    coin_id VARCHAR NOT NULL,
-    date DATE NOT NULL,
-    price DOUBLE NOT NULL,
-    market_cap DOUBLE,
-    volume DOUBLE,
-    rank INTEGER,
-    circulating_supply DOUBLE,
-    flags SMALLINT NOT NULL DEFAULT 0,
-    PRIMARY KEY (source, coin_id, date)
-);
-CREATE SEQUENCE IF NOT EXISTS import_ids START 1;
-CREATE TABLE IF NOT EXISTS imports (
-    id BIGINT PRIMARY KEY DEFAULT nextval('import_ids'),
-    source VARCHAR NOT NULL,
-    path VARCHAR NOT NULL,
-    format VARCHAR NOT NULL,
-    sha256 VARCHAR NOT NULL,
-    imported_at TIMESTAMPTZ NOT NULL,
-    added BIGINT NOT NULL,
-    updated BIGINT NOT NULL,
-    unchanged BIGINT NOT NULL,
-    rejected BIGINT NOT NULL,
-    rejections VARCHAR NOT NULL
-);
-CREATE TABLE IF NOT EXISTS api_keys (
-    prefix VARCHAR PRIMARY KEY,
-    name VARCHAR NOT NULL,
-    secret_hash VARCHAR NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL,
-    revoked_at TIMESTAMPTZ
-);
-"""
-
-_KEY_COLUMNS = "prefix, name, secret_hash, created_at, revoked_at"
+_DDL = schema.ddl(
+    key="VARCHAR",
+    double="DOUBLE",
+    blob="BLOB",
+    import_id="id BIGINT PRIMARY KEY DEFAULT nextval('import_ids')",
+    before_imports="CREATE SEQUENCE IF NOT EXISTS import_ids START 1;",
+)
 _VALUE_COLUMNS = ("price", "market_cap", "volume", "rank", "circulating_supply", "flags")
 _OBS_COLUMNS = ", ".join(OBSERVATION_SCHEMA)
 
@@ -92,25 +55,28 @@ class DuckDBStore:
     def _migrate(self) -> None:
         try:
             self._con.execute(_DDL)
-            found = self._con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+            found = self._con.execute(schema.READ_VERSION).fetchall()
         except duckdb.Error as exc:
             raise StoreError(f"{self.path} is not a coinseason store: {exc}") from exc
         if not found:
-            self._con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
-        elif found[0][0] != SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has store schema version {found[0][0]}; this coinseason reads version {SCHEMA_VERSION}"
-            )
+            self._con.execute(schema.WRITE_VERSION, [SCHEMA_VERSION])
+        schema.check_version(self.path, found)
 
     # -- writes ---------------------------------------------------------------------------------------------
 
-    def write_import(self, coins: pl.DataFrame, observations: pl.DataFrame, record: ImportRecord) -> WriteCounts:
+    def write_import(
+        self,
+        coins: pl.DataFrame,
+        observations: pl.DataFrame,
+        record: ImportRecord,
+        *,
+        cursor: IngestCursor | None = None,
+    ) -> WriteCounts:
         con = self._con
         incoming_obs = observations.select(list(OBSERVATION_SCHEMA)).to_arrow()  # noqa: F841 - used by SQL
         incoming_coins = coins.select(list(COIN_SCHEMA)).to_arrow()  # noqa: F841 - used by SQL
         changed = " OR ".join(f"o.{c} IS DISTINCT FROM i.{c}" for c in _VALUE_COLUMNS)
-        try:
-            con.execute("BEGIN TRANSACTION")
+        with self._transaction(f"import into {self.path} failed, nothing was written"):
             con.execute(
                 f"""
                 CREATE OR REPLACE TEMP TABLE staged AS
@@ -132,58 +98,29 @@ class DuckDBStore:
                 ON CONFLICT (source, coin_id, date) DO UPDATE SET {updates}
                 """  # noqa: S608 - column names are constants
             )
-            con.execute(
-                """
-                INSERT INTO coins (source, coin_id, symbol, name, categories)
-                SELECT source, coin_id, symbol, name, categories FROM incoming_coins
-                ON CONFLICT (source, coin_id) DO UPDATE SET
-                    symbol = coalesce(excluded.symbol, coins.symbol),
-                    name = coalesce(excluded.name, coins.name),
-                    categories = coalesce(excluded.categories, coins.categories)
-                """
-            )
-            con.execute(
-                "INSERT INTO imports (source, path, format, sha256, imported_at, added, updated, unchanged,"
-                " rejected, rejections) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    record.source,
-                    record.path,
-                    record.format,
-                    record.sha256,
-                    record.imported_at,
-                    counts[0],
-                    counts[1],
-                    counts[2],
-                    record.rejected,
-                    json.dumps(record.rejections, sort_keys=True),
-                ],
-            )
+            con.execute(schema.UPSERT_COINS.format(staged="incoming_coins"))
+            con.execute(schema.INSERT_IMPORT, schema.import_row(record, counts))
             con.execute("DROP TABLE staged")
-            con.execute("COMMIT")
-        except BaseException as exc:
-            con.execute("ROLLBACK")
-            if isinstance(exc, duckdb.Error):
-                raise StoreError(f"import into {self.path} failed, nothing was written: {exc}") from exc
-            raise
+            if cursor is not None:
+                con.execute(schema.SAVE_CURSOR, [cursor.name, cursor.value, utc(record.imported_at)])
         return WriteCounts(added=int(counts[0]), updated=int(counts[1]), unchanged=int(counts[2]))
 
     def write_classification(self, source: str, classes: pl.DataFrame) -> None:
         frame = classes.select("coin_id", "token_class", "class_basis", "class_source").to_arrow()  # noqa: F841
+        with self._transaction(f"classification of {source} not written"):
+            self._con.execute(schema.CLASSIFY.format(staged="frame"), [source])
+
+    @contextmanager
+    def _transaction(self, failed: str) -> Iterator[None]:
+        """One transaction: committed at the end, rolled back on any error; a DuckDB error reads ``failed: …``."""
         try:
             self._con.execute("BEGIN TRANSACTION")
-            self._con.execute(
-                """
-                UPDATE coins SET token_class = f.token_class, class_basis = f.class_basis,
-                                 class_source = f.class_source
-                FROM frame f WHERE coins.source = ? AND coins.coin_id = f.coin_id
-                """,
-                [source],
-            )
+            yield
             self._con.execute("COMMIT")
         except BaseException as exc:
             self._con.execute("ROLLBACK")
             if isinstance(exc, duckdb.Error):
-                raise StoreError(f"classification of {source} not written: {exc}") from exc
+                raise StoreError(f"{failed}: {exc}") from exc
             raise
 
     # -- reads ----------------------------------------------------------------------------------------------
@@ -208,18 +145,7 @@ class DuckDBStore:
         return self._frame(f"SELECT {cols} FROM observations WHERE source = ?", [source])  # noqa: S608
 
     def coins(self, source: str) -> pl.DataFrame:
-        return self._frame(
-            """
-            SELECT c.coin_id, c.symbol, c.name, c.categories, c.token_class, c.class_basis, c.class_source,
-                   s.first_seen, s.last_seen, s.n_days
-            FROM coins c
-            LEFT JOIN (SELECT coin_id, min(date) AS first_seen, max(date) AS last_seen, count(*) AS n_days
-                       FROM observations WHERE source = ? GROUP BY coin_id) s USING (coin_id)
-            WHERE c.source = ?
-            ORDER BY c.coin_id
-            """,
-            [source, source],
-        )
+        return self._frame(schema.COINS, [source, source])
 
     def last_observations(self, source: str, *, before: dt.date | None = None) -> pl.DataFrame:
         return self._frame(
@@ -236,18 +162,14 @@ class DuckDBStore:
     def coin_observations(
         self, source: str, coin_id: str, *, start: dt.date | None = None, end: dt.date | None = None
     ) -> pl.DataFrame:
-        return self._frame(
-            "SELECT date, price, market_cap, volume, rank, circulating_supply FROM observations"
-            " WHERE source = ? AND coin_id = ? AND date BETWEEN ? AND ? ORDER BY date",
-            [source, coin_id, start or dt.date.min, end or dt.date.max],
-        )
+        return self._frame(schema.COIN_OBSERVATIONS, [source, coin_id, start or dt.date.min, end or dt.date.max])
 
     def sources(self) -> list[SourceSummary]:
         rows = self._con.execute(
             "SELECT source, count(DISTINCT coin_id), count(*), min(date), max(date) FROM observations"
             " GROUP BY source ORDER BY source"
         ).fetchall()
-        return [SourceSummary(r[0], int(r[1]), int(r[2]), r[3], r[4]) for r in rows]
+        return [schema.source_summary(r) for r in rows]
 
     def imports(self) -> pl.DataFrame:
         return self._frame("SELECT * FROM imports ORDER BY id")
@@ -256,28 +178,22 @@ class DuckDBStore:
 
     def add_api_key(self, prefix: str, name: str, secret_hash: str, created_at: dt.datetime) -> None:
         try:
-            self._con.execute(
-                "INSERT INTO api_keys (prefix, name, secret_hash, created_at) VALUES (?, ?, ?, ?)",
-                [prefix, name, secret_hash, utc(created_at)],
-            )
+            self._con.execute(schema.ADD_API_KEY, [prefix, name, secret_hash, utc(created_at)])
         except duckdb.ConstraintException as exc:
             raise StoreError(f"an API key with prefix {prefix!r} exists already") from exc
         except duckdb.Error as exc:
             raise StoreError(f"API key not written to {self.path}: {exc}") from exc
 
     def api_key(self, prefix: str) -> ApiKeyRecord | None:
-        rows = self._key_rows(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE prefix = ?", [prefix])  # noqa: S608
+        rows = self._key_rows(schema.API_KEY, [prefix])
         return rows[0] if rows else None
 
     def api_keys(self) -> list[ApiKeyRecord]:
-        return self._key_rows(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, prefix")  # noqa: S608
+        return self._key_rows(schema.API_KEYS)
 
     def revoke_api_key(self, prefix: str, at: dt.datetime) -> bool:
         try:
-            done = self._con.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE prefix = ? AND revoked_at IS NULL RETURNING prefix",
-                [utc(at), prefix],
-            ).fetchall()
+            done = self._con.execute(schema.REVOKE_API_KEY, [utc(at), prefix]).fetchall()
         except duckdb.Error as exc:
             raise StoreError(f"API key {prefix!r} not revoked in {self.path}: {exc}") from exc
         return bool(done)
@@ -288,6 +204,76 @@ class DuckDBStore:
         except duckdb.Error as exc:
             raise StoreError(f"reading API keys from {self.path} failed: {exc}") from exc
         return [api_key_record(row) for row in rows]
+
+    # -- ingestion state ------------------------------------------------------------------------------------
+
+    def observations_between(self, source: str, start: dt.date, end: dt.date) -> pl.DataFrame:
+        frame = self._frame(
+            f"SELECT {_OBS_COLUMNS} FROM observations WHERE source = ? AND date BETWEEN ? AND ?"  # noqa: S608
+            " ORDER BY coin_id, date",
+            [source, start, end],
+        )
+        return frame.cast(OBSERVATION_SCHEMA)  # type: ignore[arg-type]
+
+    def ingest_cursor(self, name: str) -> str | None:
+        rows = self._con.execute(schema.INGEST_CURSOR, [name]).fetchall()
+        return str(rows[0][0]) if rows else None
+
+    def acquire_lease(
+        self, name: str, owner: str, now: dt.datetime, ttl: dt.timedelta, *, dead: str | None = None
+    ) -> bool:
+        try:
+            params = [name, owner, utc(now) + ttl, utc(now), dead or owner]
+            got = self._con.execute(schema.TAKE_LEASE, params).fetchall()
+        except duckdb.TransactionException:  # another connection took it in the same instant
+            return False
+        except duckdb.Error as exc:
+            raise StoreError(f"lease {name!r} not taken in {self.path}: {exc}") from exc
+        return bool(got)
+
+    def lease_holder(self, name: str) -> str | None:
+        rows = self._con.execute(schema.LEASE_HOLDER, [name]).fetchall()
+        return str(rows[0][0]) if rows else None
+
+    def release_lease(self, name: str, owner: str) -> None:
+        self._con.execute("DELETE FROM ingest_leases WHERE name = ? AND owner = ?", [name, owner])
+
+    # -- features and models --------------------------------------------------------------------------------
+
+    def write_features(self, rows: pl.DataFrame) -> WriteCounts:
+        try:
+            incoming = rows.select(pl.col(c).cast(k) for c, k in FEATURE_SCHEMA.items()).to_arrow()  # noqa: F841
+        except pl.exceptions.PolarsError as exc:
+            raise StoreError(f"feature rows not written to {self.path}: {exc}") from exc
+        con = self._con
+        with self._transaction(f"feature rows not written to {self.path}, nothing was"):
+            counts = con.execute(schema.FEATURE_COUNTS.format(staged="incoming")).fetchall()[0]
+            con.execute(schema.UPSERT_FEATURES.format(staged="incoming"))
+        return WriteCounts(added=int(counts[0]), updated=int(counts[1]), unchanged=int(counts[2]))
+
+    def features(self, series: tuple[str, ...] | None = None, *, known_by: dt.datetime | None = None) -> pl.DataFrame:
+        where = ["known_at <= ?"]
+        params: list[Any] = [schema.known_by_bound(known_by)]
+        if series is not None:
+            where.append("list_contains(?, series)")
+            params.append(list(series))
+        frame = self._frame(schema.FEATURES.format(where=" AND ".join(where)), params)
+        return frame.with_columns(pl.col("known_at").dt.convert_time_zone("UTC")).cast(FEATURE_SCHEMA)  # type: ignore[arg-type]
+
+    def write_model(self, artifact: ModelArtifact) -> None:
+        try:
+            self._con.execute(schema.INSERT_MODEL, schema.model_row(artifact))
+        except duckdb.ConstraintException as exc:
+            raise StoreError(f"a model version {artifact.version!r} exists already") from exc
+        except duckdb.Error as exc:
+            raise StoreError(f"model {artifact.version!r} not written to {self.path}: {exc}") from exc
+
+    def model(self, version: str | None = None) -> ModelArtifact | None:
+        if version is not None:
+            rows = self._con.execute(schema.MODEL, [version]).fetchall()
+        else:
+            rows = self._con.execute(schema.LATEST_MODEL).fetchall()
+        return schema.model_artifact(rows[0]) if rows else None
 
     def close(self) -> None:
         self._con.close()

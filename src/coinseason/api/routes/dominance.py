@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -17,9 +16,11 @@ from coinseason.api.deps import (
     ToDay,
     Universe,
     cached,
+    cached_model,
     check_range,
 )
 from coinseason.api.schemas import DominanceHistory, DominanceLatest
+from coinseason.api.state import JSON
 from coinseason.api.views import dominance_latest, interval_of, method, series_bytes
 
 router = APIRouter(prefix="/v1", tags=["dominance"], responses=NOT_MODIFIED)
@@ -29,11 +30,9 @@ router = APIRouter(prefix="/v1", tags=["dominance"], responses=NOT_MODIFIED)
 def latest(
     request: Request, state: StateDep, universe: Universe = "all", exclude: Exclude = "default", source: Source = None
 ) -> Response:
-    def build() -> tuple[bytes, str]:
-        model = dominance_latest(state, source=source, universe=universe, exclude=exclude)
-        return orjson.dumps(model.model_dump(mode="json")), "application/json"
-
-    return cached(request, state, build)
+    return cached_model(
+        request, state, lambda: dominance_latest(state, source=source, universe=universe, exclude=exclude)
+    )
 
 
 @router.get(
@@ -62,8 +61,6 @@ def history(
         )
         if format == "csv":
             return frame.write_csv().encode(), "text/csv; charset=utf-8"
-        return series_bytes(
-            method(state, name, exclude, universe=universe, interval=interval), frame
-        ), "application/json"
+        return series_bytes(method(state, name, exclude, universe=universe, interval=interval), frame), JSON
 
     return cached(request, state, build)

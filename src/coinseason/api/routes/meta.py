@@ -90,7 +90,12 @@ def readyz(state: StateDep) -> Response:
         age = (state.clock() - as_of).total_seconds() / 3600
         if age > state.settings.stale_after_hours:
             reasons.append(f"data is {age:.0f} h old (limit {state.settings.stale_after_hours:.0f} h)")
-    ready = Ready(status="ready" if not reasons else "not ready", store=store_ok, data_age_hours=age, reasons=reasons)
+    # a stale ingestion is shown, not a reason to refuse traffic: the data age above decides readiness, and every
+    # replica shares the one ingestor's fate (taking them all out would serve nothing)
+    jobs = state.job_statuses()
+    ready = Ready(
+        status="ready" if not reasons else "not ready", store=store_ok, data_age_hours=age, reasons=reasons, jobs=jobs
+    )
     return Response(
         ready.model_dump_json().encode(), status_code=200 if not reasons else 503, media_type="application/json"
     )

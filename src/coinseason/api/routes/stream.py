@@ -9,16 +9,17 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from coinseason.api.state import ApiState
-from coinseason.api.stream import Subscription, SubscriptionClosed
+from coinseason.api.stream import TOPICS, Subscription, SubscriptionClosed
 
 router = APIRouter(prefix="/v1", tags=["stream"])
-TOPICS = ("season", "dominance")
 
 
 @router.websocket("/stream")
 async def stream(websocket: WebSocket) -> None:
-    """Send ``{"subscribe": ["season", "dominance"]}``; the server answers ``{"subscribed": [...]}`` and then pushes
-    ``{"topic": ..., "data": ...}`` whenever new data lands. Messages over the size limit close the socket."""
+    """Send ``{"subscribe": ["season", "dominance", "intraday"]}`` (any of them); the server answers
+    ``{"subscribed": [...]}`` and then pushes ``{"topic": ..., "sent_at": ..., "data": ...}``: season and dominance
+    (the ``/latest`` answers of the standard variants) whenever new daily data lands, intraday updates as the live
+    feed makes them. Messages over the size limit close the socket."""
     state: ApiState = websocket.app.state.api
     await websocket.accept()
     limit = state.settings.max_ws_message_bytes

@@ -1,0 +1,139 @@
+"""``coinseason ingest``: backfill history from a live provider and run the scheduled snapshot loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import signal
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from coinseason.cli_support import DbOption, err, out
+from coinseason.cli_support import errors as _errors
+from coinseason.cli_support import open_db as _store
+from coinseason.cli_support import utc_now as _utc_now
+from coinseason.services.ingestion import IngestionService, IngestReport
+from coinseason.services.ingestion.factory import ingest_config, make_provider
+from coinseason.settings import Settings
+
+ingest_app = typer.Typer(help="Live data: backfill history and take scheduled snapshots.", no_args_is_help=True)
+
+
+class ProviderName(StrEnum):
+    COINGECKO = "coingecko"
+    CMC = "cmc"
+
+
+ProviderOption = Annotated[
+    ProviderName | None,
+    typer.Option("--provider", help="Market-data provider [default: COINSEASON_INGEST_PROVIDER, else coingecko]"),
+]
+
+
+def _print_report(report: IngestReport) -> None:
+    resumed = f", resumed after {report.resumed_at} coins already done" if report.resumed_at else ""
+    out.print(
+        f"{report.kind} {report.source}: {report.coins} coins{resumed}; {report.rows} rows: {report.added} added,"
+        f" {report.updated} updated, {report.unchanged} unchanged; {report.rejected} rejected",
+        highlight=False,
+    )
+    for reason, n in sorted(report.rejections.items()):
+        out.print(f"  rejected {n}: {reason}", highlight=False)
+    for reason, n in sorted(report.flagged.items()):
+        out.print(f"  flagged {n} (kept out of the indices): {reason}", highlight=False)
+    for coin, reason in sorted(report.skipped.items()):
+        out.print(f"  skipped {coin} (the provider no longer serves it): {reason}", highlight=False)
+
+
+@ingest_app.command("backfill")
+def backfill(
+    provider: ProviderOption = None,
+    top: Annotated[int, typer.Option("--top", help="Coins to backfill: today's top N by market cap")] = 500,
+    since: Annotated[
+        dt.datetime | None,
+        typer.Option("--since", formats=["%Y-%m-%d"], help="First day (UTC) [default: as far back as the plan]"),
+    ] = None,
+    batch: Annotated[int, typer.Option("--batch", help="Coins written per transaction (with the cursor)")] = 20,
+    db: DbOption = None,
+) -> None:
+    """Daily history of the top N coins; resumable (run it again after an interruption) and idempotent."""
+    with _errors(), _store(db) as store:
+        settings = Settings()
+        name = provider or settings.ingest_provider or ProviderName.COINGECKO
+        config = ingest_config(settings, top=top, batch=batch)
+        source = make_provider(name, settings)
+        service = IngestionService(store, source, clock=_utc_now, config=config)
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("coins"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=err, transient=False) as bar:
+            task = bar.add_task(f"backfill {source.source}", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            async def main() -> IngestReport:
+                try:
+                    return await service.backfill(top=top, since=since.date() if since else None, progress=progress)
+                finally:
+                    await source.aclose()
+
+            report = asyncio.run(main())
+        _print_report(report)
+
+
+@ingest_app.command("run")
+def run(
+    provider: ProviderOption = None,
+    top: Annotated[
+        int | None, typer.Option("--top", help="Coins per snapshot [default: COINSEASON_INGEST_TOP]")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """The snapshot loop: the daily snapshot just after 00:00 UTC, intraday ones every
+    COINSEASON_INGEST_INTERVAL_MINUTES; one process ingests at a time (others stand by). Stops on Ctrl-C."""
+    with _errors(), _store(db) as store:
+        settings = Settings()
+        name = provider or settings.ingest_provider or ProviderName.COINGECKO
+        source = make_provider(name, settings)
+        references = [make_provider(n, settings) for n in settings.ingest_cross_check if n != name]
+        service = IngestionService(
+            store, source, clock=_utc_now, config=ingest_config(settings, top=top), references=references
+        )
+        from coinseason.api.logging import configure_logging
+
+        configure_logging(settings.log_level, json=settings.log_json)  # each snapshot is logged with its counts
+        err.print(
+            f"ingesting {source.source} into {store.url}: daily snapshot after 00:00 UTC, intraday every"
+            f" {settings.ingest_interval_minutes:g} min (Ctrl-C stops)",
+            highlight=False,
+        )
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError):
+                    loop.add_signal_handler(sig, stop.set)
+            try:
+                await service.run(stop=stop, sleep=lambda s: _sleep_or_stop(s, stop))
+            finally:
+                for p in (source, *references):
+                    await p.aclose()
+
+        asyncio.run(main())
+
+
+async def _sleep_or_stop(seconds: float, stop: asyncio.Event) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

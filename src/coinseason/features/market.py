@@ -1,0 +1,145 @@
+"""Raw daily series from the season engine, the inputs of every engine feature: season index levels for several
+windows, dominance, breadth, BTC and alt-basket prices, BTC's share of volume.
+
+Each value on day d is what the engine computes from market data dated d and before (point-in-time ranking,
+gap filling from earlier days only), so it is known at the end of day d.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+from coinseason.core.features import share_above_average
+from coinseason.core.universe import NO_COIN
+from coinseason.services.analytics import AnalyticsService
+
+FloatArray = NDArray[np.float64]
+INDEX_WINDOWS = (30, 60, 90)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSeries:
+    """Engine series over consecutive days from ``start`` (all arrays the same length)."""
+
+    start: dt.date
+    asi: dict[int, FloatArray]
+    """Altcoin Season Index per window."""
+    btc_dominance: FloatArray
+    eth_dominance: FloatArray
+    stable_dominance: FloatArray
+    breadth: FloatArray
+    """Share (0-1) of the top N above their 200-day mean."""
+    btc_price: FloatArray
+    alt_basket_return: FloatArray
+    """Equal-weight mean daily log return of the top N other than BTC."""
+    btc_volume_share: FloatArray
+    top: int = 50
+    label_window: int = 90
+    meta: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def n_days(self) -> int:
+        return int(self.btc_price.size)
+
+    @property
+    def dates(self) -> list[dt.date]:
+        return [self.start + dt.timedelta(days=i) for i in range(self.n_days)]
+
+    def truncated(self, n_days: int) -> MarketSeries:
+        """The first ``n_days`` days only."""
+        return MarketSeries(
+            start=self.start,
+            asi={w: v[:n_days] for w, v in self.asi.items()},
+            btc_dominance=self.btc_dominance[:n_days],
+            eth_dominance=self.eth_dominance[:n_days],
+            stable_dominance=self.stable_dominance[:n_days],
+            breadth=self.breadth[:n_days],
+            btc_price=self.btc_price[:n_days],
+            alt_basket_return=self.alt_basket_return[:n_days],
+            btc_volume_share=self.btc_volume_share[:n_days],
+            top=self.top,
+            label_window=self.label_window,
+            meta=self.meta,
+        )
+
+
+def _alt_basket_return(price: FloatArray, universe: NDArray[np.int32], btc: int) -> FloatArray:
+    n_days = price.shape[0]
+    out = np.full(n_days, np.nan)
+    if n_days < 2:
+        return out
+    cols = universe[1:]
+    rows = np.broadcast_to(np.arange(1, n_days)[:, None], cols.shape)
+    ok = (cols != NO_COIN) & (cols != btc)
+    safe = np.where(ok, cols, 0)
+    now, before = price[rows, safe], price[rows - 1, safe]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ret = np.where(ok & (now > 0) & (before > 0), np.log(now / before), np.nan)
+        counted = np.isfinite(ret).sum(axis=1)
+        out[1:] = np.where(counted > 0, np.nansum(ret, axis=1) / np.maximum(counted, 1), np.nan)
+    return out
+
+
+def _volume_share(analytics: AnalyticsService, source: str, btc_id: str | None, n_days: int) -> FloatArray:
+    out = np.full(n_days, np.nan)
+    if btc_id is None:
+        return out
+    loaded = analytics.loaded(source)
+    excluded = analytics.exclusion(source, "default").ids
+    obs = analytics.store.observations(source, columns=("coin_id", "date", "volume"))
+    obs = obs.filter(pl.col("volume").is_not_null() & (pl.col("volume") > 0) & ~pl.col("coin_id").is_in(excluded))
+    obs = obs.sort("coin_id", "date")  # a fixed summation order: the same days give the same bits
+    row = obs.select((pl.col("date") - pl.lit(loaded.engine.start)).dt.total_days())["date"].to_numpy()
+    keep = (row >= 0) & (row < n_days)
+    volume = obs["volume"].to_numpy()
+    total = np.bincount(row[keep], weights=volume[keep], minlength=n_days)
+    is_btc = (obs["coin_id"] == btc_id).to_numpy() & keep
+    btc = np.bincount(row[is_btc], weights=volume[is_btc], minlength=n_days)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[:] = np.where(total > 0, btc / total, np.nan)
+    return out
+
+
+def market_series(
+    analytics: AnalyticsService, source: str | None = None, *, top: int = 50, label_window: int = 90
+) -> MarketSeries:
+    """Every engine series of ``source`` (default exclusions; stablecoin dominance with none excluded)."""
+    loaded = analytics.loaded(source)
+    eng = loaded.engine
+    excluded = analytics.exclusion(loaded.source, "default").ids
+    windows = sorted({*INDEX_WINDOWS, label_window})
+    asi = {w: eng.season_index(excluded, top=top, window=w).value for w in windows}
+    dom = eng.dominance(excluded)
+    stable = eng.dominance(analytics.exclusion(loaded.source, "none").ids).stablecoin
+    universe = eng.order(excluded, top)[:, :top]
+    cols = np.unique(universe[universe != NO_COIN])
+    members = np.zeros((eng.n_days, cols.size), dtype=bool)
+    position = np.searchsorted(cols, universe)
+    rows = np.broadcast_to(np.arange(eng.n_days)[:, None], universe.shape)
+    valid = universe != NO_COIN
+    members[rows[valid], position[valid]] = True
+    breadth = share_above_average(eng.price[:, cols], members, 200)
+    btc_price = eng.price[:, eng.btc].copy() if eng.btc != NO_COIN else np.full(eng.n_days, np.nan)
+    btc_id = str(eng.coin_ids[eng.btc]) if eng.btc != NO_COIN else None
+    return MarketSeries(
+        start=eng.start,
+        asi=asi,
+        btc_dominance=dom.btc,
+        eth_dominance=dom.eth,
+        stable_dominance=stable,
+        breadth=breadth,
+        btc_price=btc_price,
+        alt_basket_return=_alt_basket_return(eng.price, universe, eng.btc),
+        btc_volume_share=_volume_share(analytics, loaded.source, btc_id, eng.n_days),
+        top=top,
+        label_window=label_window,
+        meta={"source": loaded.source, "top": top, "label_window": label_window},
+    )
+
+
+__all__ = ["INDEX_WINDOWS", "MarketSeries", "market_series"]

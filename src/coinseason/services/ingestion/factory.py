@@ -1,0 +1,101 @@
+"""Ingestion built from settings: the provider, its parameters, and the loop as a background job of the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from coinseason.data.gates import GateConfig
+from coinseason.services.ingestion.schedule import Schedule
+from coinseason.services.ingestion.service import IngestConfig, IngestionService, IngestStatus, PriceReference
+from coinseason.settings import Settings
+
+if TYPE_CHECKING:
+    from coinseason.providers.base import MarketProvider
+
+PROVIDERS = ("coingecko", "cmc")
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def make_provider(name: str, settings: Settings) -> MarketProvider:
+    """The live provider ``name`` (``coingecko`` or ``cmc``) as the ``COINSEASON_*`` settings describe it."""
+    if name == "cmc":
+        from coinseason.providers.coinmarketcap import CoinMarketCapProvider
+
+        return CoinMarketCapProvider.from_settings(settings)
+    from coinseason.providers.coingecko import CoinGeckoProvider
+
+    return CoinGeckoProvider.from_settings(settings)
+
+
+def ingest_config(settings: Settings, *, top: int | None = None, batch: int = 20) -> IngestConfig:
+    """Ingestion parameters from the settings (``COINSEASON_INGEST_*``)."""
+    return IngestConfig(
+        top=settings.ingest_top if top is None else top,
+        schedule=Schedule(dt.timedelta(minutes=settings.ingest_interval_minutes)),
+        gates=GateConfig(
+            spike_factor=settings.ingest_spike_factor,
+            supply_factor=settings.ingest_supply_jump_factor,
+            deviation=settings.ingest_cross_check_threshold,
+            heartbeat=dt.timedelta(minutes=settings.ingest_heartbeat_minutes),
+        ),
+        batch_coins=batch,
+        dominance_threshold=settings.ingest_dominance_threshold,
+    )
+
+
+class IngestionJob:
+    """The snapshot loop as a ``create_app(background=...)`` job (a coroutine function of the app's state): its own
+    store connection; the app is told (``state.announce_data_landed()``) after each write. Every worker or replica
+    may run it: the store lease lets exactly one ingest while the others stand by. ``exchange`` (the live job's
+    :class:`~coinseason.live.reference.ExchangeReference`) adds the exchange median to the cross-check.
+    :meth:`status` is the running service's heartbeat, for the API (None before the job started)."""
+
+    def __init__(self, settings: Settings, *, exchange: PriceReference | None = None) -> None:
+        self.settings = settings
+        self.exchange = exchange
+        self.service: IngestionService | None = None
+
+    def __repr__(self) -> str:
+        return "ingestion_loop"
+
+    def status(self) -> IngestStatus | None:
+        return None if self.service is None else self.service.status()
+
+    def _status_dict(self) -> dict[str, Any] | None:
+        status = self.status()
+        return None if status is None else status.to_dict()
+
+    async def __call__(self, state: Any) -> None:
+        from coinseason.store import open_store
+
+        settings = self.settings
+        provider = make_provider(settings.ingest_provider or "coingecko", settings)
+        references = [make_provider(n, settings) for n in settings.ingest_cross_check if n != provider.source]
+        store = open_store(settings.db)
+        register = getattr(state, "register_status", None)
+        if register is not None:
+            register("ingestion", self._status_dict)
+        try:
+            self.service = IngestionService(
+                store,
+                provider,
+                clock=utc_now,
+                config=ingest_config(settings),
+                references=references,
+                exchange=self.exchange,
+                on_landed=getattr(state, "announce_data_landed", None),
+            )
+            await self.service.run()
+        finally:
+            for p in (provider, *references):
+                await p.aclose()
+            store.close()
+
+
+def ingestion_job(settings: Settings, *, exchange: PriceReference | None = None) -> IngestionJob:
+    """The snapshot loop as a background job of the API (see :class:`IngestionJob`)."""
+    return IngestionJob(settings, exchange=exchange)

@@ -1,0 +1,102 @@
+"""Ingestion state every store keeps: a cursor written with the data it covers, and a lease one holder at a time
+(run on DuckDB and on PostgreSQL, like the store contract)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import polars as pl
+import pytest
+
+from coinseason.errors import StoreError
+from coinseason.store import MarketStore, open_store
+from coinseason.store.base import IngestCursor
+from tests.conftest import FIXED_NOW
+from tests.store.postgres_server import fresh_database
+from tests.store.test_store_contract import RECORD, coins, obs
+
+TTL = dt.timedelta(seconds=30)
+
+
+def test_cursor_is_saved_with_the_rows(any_store: MarketStore) -> None:
+    assert any_store.ingest_cursor("backfill:s") is None
+    any_store.write_import(
+        coins(["a"]), obs([("a", "2024-01-01", 1.0)]), RECORD, cursor=IngestCursor("backfill:s", '{"done": 1}')
+    )
+    assert any_store.ingest_cursor("backfill:s") == '{"done": 1}'
+    any_store.write_import(
+        coins(["b"]), obs([("b", "2024-01-01", 2.0)]), RECORD, cursor=IngestCursor("backfill:s", '{"done": 2}')
+    )
+    assert any_store.ingest_cursor("backfill:s") == '{"done": 2}'
+    assert any_store.ingest_cursor("other") is None
+
+
+def test_a_failed_write_leaves_the_cursor_where_it_was(any_store: MarketStore) -> None:
+    any_store.write_import(
+        coins(["a"]), obs([("a", "2024-01-01", 1.0)]), RECORD, cursor=IngestCursor("backfill:s", "1")
+    )
+    bad = obs([("b", "2024-01-02", 1.0)]).with_columns(pl.lit(None, dtype=pl.Float64).alias("price"))  # NOT NULL
+    with pytest.raises(StoreError, match="nothing was written"):
+        any_store.write_import(coins(["b"]), bad, RECORD, cursor=IngestCursor("backfill:s", "2"))
+    assert any_store.ingest_cursor("backfill:s") == "1"
+    assert any_store.observations("s")["coin_id"].to_list() == ["a"]
+
+
+def test_lease_has_one_holder_until_it_expires(any_store: MarketStore) -> None:
+    assert any_store.acquire_lease("ingest", "one", FIXED_NOW, TTL)
+    assert not any_store.acquire_lease("ingest", "two", FIXED_NOW + dt.timedelta(seconds=10), TTL)
+    assert any_store.acquire_lease("ingest", "one", FIXED_NOW + dt.timedelta(seconds=20), TTL)  # renewed to +50 s
+    assert not any_store.acquire_lease("ingest", "two", FIXED_NOW + dt.timedelta(seconds=45), TTL)
+    assert any_store.acquire_lease("ingest", "two", FIXED_NOW + dt.timedelta(seconds=50), TTL)  # expired
+    assert not any_store.acquire_lease("ingest", "one", FIXED_NOW + dt.timedelta(seconds=51), TTL)
+    assert any_store.acquire_lease("other", "one", FIXED_NOW, TTL)  # leases are independent
+
+
+def test_released_lease_is_free_and_only_its_holder_releases_it(any_store: MarketStore) -> None:
+    assert any_store.acquire_lease("ingest", "one", FIXED_NOW, TTL)
+    any_store.release_lease("ingest", "two")  # not the holder: nothing happens
+    assert not any_store.acquire_lease("ingest", "two", FIXED_NOW, TTL)
+    any_store.release_lease("ingest", "one")
+    assert any_store.acquire_lease("ingest", "two", FIXED_NOW, TTL)
+
+
+def test_lease_refuses_naive_times(any_store: MarketStore) -> None:
+    with pytest.raises(StoreError, match="no time zone"):
+        any_store.acquire_lease("ingest", "one", FIXED_NOW.replace(tzinfo=None), TTL)
+
+
+def test_a_holder_known_dead_is_replaced_at_once(any_store: MarketStore) -> None:
+    assert any_store.lease_holder("ingest") is None
+    assert any_store.acquire_lease("ingest", "one", FIXED_NOW, TTL)
+    assert any_store.lease_holder("ingest") == "one"
+    assert not any_store.acquire_lease("ingest", "two", FIXED_NOW, TTL, dead="someone else")
+    assert any_store.acquire_lease("ingest", "two", FIXED_NOW, TTL, dead="one")
+    assert any_store.lease_holder("ingest") == "two"
+
+
+def test_concurrent_takers_on_postgres_exactly_one_wins() -> None:
+    """Two connections (as two processes would have) race for 20 fresh leases at the same instant."""
+    with fresh_database() as url:
+        stores = [open_store(url), open_store(url)]
+        try:
+            for round_ in range(20):
+                barrier = threading.Barrier(2)
+                won: list[bool] = [False, False]
+                threads = [
+                    threading.Thread(target=_take, args=(stores[i], f"lease-{round_}", i, barrier, won))
+                    for i in range(2)
+                ]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                assert sorted(won) == [False, True], round_
+        finally:
+            for s in stores:
+                s.close()
+
+
+def _take(store: MarketStore, name: str, i: int, barrier: threading.Barrier, won: list[bool]) -> None:
+    barrier.wait()
+    won[i] = store.acquire_lease(name, f"owner-{i}", FIXED_NOW, TTL)
