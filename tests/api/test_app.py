@@ -258,3 +258,10 @@ def test_ready_shows_job_status_and_ingestion_lag(client: TestClient) -> None:
     state.register_status("quiet", lambda: None)  # a job with nothing to say yet is left out
     assert client.get("/readyz").json()["jobs"] == {"ingestion": status}
     assert 'coinseason_ingestion_lag_seconds{source="custom"} 5400.0' in client.get("/metrics").text
+
+
+def test_a_repeated_parameter_is_not_served_from_another_requests_cache(client: TestClient) -> None:
+    # the route reads the last value of a repeated parameter: the two orders are two different requests
+    first = client.get("/v1/season/history?top=3&window=2&window=3").json()
+    second = client.get("/v1/season/history?top=3&window=3&window=2").json()
+    assert (first["method"]["window"], second["method"]["window"]) == (3, 2)

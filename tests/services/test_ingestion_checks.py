@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from coinseason.data.gates import FLAG_SOURCE_DEVIATION, REASON_PRICE_DEVIATION, REASON_PRICE_DISPUTED
+from coinseason.data.schema import FLAG_MCAP_SPIKE
 from coinseason.errors import RetryableProviderError
 from coinseason.live.binance import Ticker
 from coinseason.live.reference import ExchangeReference
@@ -95,6 +96,8 @@ def test_with_two_sources_a_price_off_the_exchange_median_is_flagged_not_deleted
     assert {"ripple", "dogecoin", "cardano", "bitcoin"} <= set(held["coin_id"].to_list())
     flagged = held.filter((pl.col("flags") & FLAG_SOURCE_DEVIATION) > 0)
     assert flagged["coin_id"].to_list() == ["ripple"]
+    # a disputed row is kept out of the indices: it carries the flag the engine reads too
+    assert held.filter((pl.col("flags") & FLAG_MCAP_SPIKE) > 0)["coin_id"].to_list() == ["ripple"]
     assert report.rejections == {}
     assert report.flagged == {REASON_PRICE_DISPUTED: 1}  # the exchange gives no market cap: none is judged by it
     assert ingest.status().flagged == {REASON_PRICE_DISPUTED: 1}

@@ -4,6 +4,8 @@ test on 127.0.0.1:5432, skipped when no server answers unless CI=true)."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -264,3 +266,28 @@ def test_an_old_store_gains_the_api_key_table(tmp_path: Path) -> None:
     store = DuckDBStore(path)
     assert store.api_keys() == []
     store.close()
+
+
+def test_one_store_is_shared_safely_by_threads(any_store: MarketStore) -> None:
+    # the API reads one store from its thread pool, its reload thread and the event loop at once
+    any_store.write_import(coins(["a"]), obs([("a", "2024-01-01", 1.0)]), RECORD)
+    failures: list[str] = []
+
+    def loop(read: Callable[[], object]) -> None:
+        for _ in range(300):
+            try:
+                read()
+            except Exception as exc:  # noqa: BLE001 (every failure is the finding)
+                failures.append(f"{type(exc).__name__}: {exc}")
+
+    reads: list[Callable[[], object]] = [
+        lambda: len(any_store.sources()) == 1 or failures.append("sources lost"),
+        lambda: any_store.api_key("abcdefgh") is None or failures.append("a key appeared"),
+        lambda: any_store.observations("s").height == 1 or failures.append("rows lost"),
+    ]
+    threads = [threading.Thread(target=loop, args=(read,)) for read in reads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []

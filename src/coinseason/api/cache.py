@@ -96,6 +96,14 @@ class CachedResponse:
         object.__setattr__(self, "gzip", encoded)
 
 
+def cache_key(path: str, query: str) -> str:
+    """The response-cache key of a request: its parameters sorted by name; a repeated name keeps its values' order
+    (the route reads the last one)."""
+    if not query:
+        return f"{path}?"
+    return f"{path}?{'&'.join(sorted(query.split('&'), key=lambda part: part.partition('=')[0]))}"
+
+
 def etag_of(body: bytes) -> str:
     """The strong ETag of a body: equal bytes, equal tag."""
     return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'

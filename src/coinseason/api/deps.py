@@ -14,7 +14,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, BeforeValidator
 from starlette.responses import Response
 
-from coinseason.api.cache import CACHE_CONTROL, CachedResponse, Encoded, etag_matches
+from coinseason.api.cache import CACHE_CONTROL, CachedResponse, Encoded, cache_key, etag_matches
 from coinseason.api.compression import accepts_gzip
 from coinseason.api.state import JSON, ApiState
 from coinseason.errors import ConfigError
@@ -109,11 +109,6 @@ def check_range(state: ApiState, start: dt.date | None, end: dt.date | None) -> 
             raise ConfigError(f"the range from {start} to {end} is longer than {state.settings.max_range_days} days")
 
 
-def cache_key(request: Request) -> str:
-    query = "&".join(sorted(request.url.query.split("&"))) if request.url.query else ""
-    return f"{request.url.path}?{query}"
-
-
 def cached_model(request: Request, state: ApiState, build: Callable[[], BaseModel]) -> Response:
     """:func:`cached` for a route answering one response model, written as JSON."""
     return cached(request, state, lambda: (orjson.dumps(build().model_dump(mode="json")), JSON))
@@ -124,7 +119,7 @@ def cached(
 ) -> Response:
     """Serve ready bytes from the response cache, computing and keeping them on a miss; ETag and 304.
     ``key_extra`` joins the cache key (what else the answer depends on, e.g. the newest model version)."""
-    key = cache_key(request) + key_extra
+    key = cache_key(request.url.path, request.url.query) + key_extra
     entry = state.cache.get(key)
     if entry is None:
         generation = state.cache.generation  # a body built from engines replaced meanwhile is served, not kept

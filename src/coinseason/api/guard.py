@@ -14,6 +14,7 @@ guard gets the CORS headers.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -22,7 +23,7 @@ from urllib.parse import parse_qsl
 
 from starlette.middleware.cors import CORSMiddleware
 
-from coinseason.api.cache import CachedResponse, Encoded, etag_matches
+from coinseason.api.cache import CachedResponse, Encoded, cache_key, etag_matches
 from coinseason.api.compression import accepts_gzip
 from coinseason.api.limits import LimiterUnavailable
 from coinseason.api.logging import AccessLog, request_id, route_template, valid_request_id
@@ -177,7 +178,7 @@ class FrontDoor:
         if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
             await _refuse(scope, send, 413, f"request body over {settings.max_body_bytes} bytes")
             return
-        identity, limit = self._identity(scope, key)
+        identity, limit = await self._identity(scope, key)
         if identity is None:
             detail = "a valid API key is required in the X-API-Key header" if limit else "invalid or revoked API key"
             await _refuse(scope, send, 401, detail, [(b"www-authenticate", b"ApiKey")])
@@ -199,11 +200,7 @@ class FrontDoor:
             return
         method = scope.get("method")
         if method == "GET" or method == "HEAD":  # answer from the ready-bytes cache when the response is there
-            entry = self.state.cache.get(
-                f"{scope['path']}?{'&'.join(sorted(query.decode('latin-1').split('&')))}"
-                if query
-                else f"{scope['path']}?"
-            )
+            entry = self.state.cache.get(cache_key(scope["path"], query.decode("latin-1")))
             if entry is not None:
                 chosen: CachedResponse | Encoded = entry
                 if entry.gzip is not None and accept_encoding is not None and accepts_gzip(accept_encoding):
@@ -226,7 +223,7 @@ class FrontDoor:
         else:
             await self.app(scope, receive, _with_headers(send, rate_headers))
 
-    def _identity(self, scope: Scope, key: bytes | None) -> tuple[str | None, int]:
+    async def _identity(self, scope: Scope, key: bytes | None) -> tuple[str | None, int]:
         """(identity, its per-minute limit); identity None = refuse (limit 1: key missing, 0: key invalid)."""
         settings = self.state.settings
         if key is None:
@@ -239,7 +236,7 @@ class FrontDoor:
         known = self._verified.get(digest)
         if known is not None and now - known[1] < KEY_CACHE_SECONDS:
             return known[0], settings.rate_limit_per_minute
-        record = self.state.keys.verify(key.decode("latin-1"))
+        record = await asyncio.to_thread(self.state.keys.verify, key.decode("latin-1"))  # store I/O: off the loop
         if record is None:
             self._verified.pop(digest, None)
             return None, 0

@@ -169,7 +169,10 @@ def gate_observations(
     )
     flags, flagged = _series_flags(frame, config)
     result = frame.with_columns(pl.Series("_flags", flags, dtype=pl.Int16))
-    result = result.with_columns(((pl.col("flags") & ~GATE_BITS) | pl.col("_flags")).cast(pl.Int16).alias("_new_flags"))
+    deviated = pl.when((pl.col("flags") & FLAG_SOURCE_DEVIATION) != 0).then(FLAG_MCAP_SPIKE).otherwise(0)
+    result = result.with_columns(
+        ((pl.col("flags") & ~GATE_BITS) | pl.col("_flags") | deviated).cast(pl.Int16).alias("_new_flags")
+    )
     good = result.filter(pl.col("_new") | (pl.col("_new_flags") != pl.col("flags")))
     good = good.with_columns(pl.col("_new_flags").alias("flags")).drop("_new", "_judge", "_flags", "_new_flags")
     return GateReport(good=conform_observations(good), rejections=rejections, flagged=flagged)

@@ -322,11 +322,9 @@ class OutboundClient:
             except httpx.TransportError as exc:
                 raise RetryableProviderError(f"{self._name(endpoint)}: connection failed ({exc!r})") from exc
             payload = self._decode(endpoint, response)
-            if self._check is not None:
-                self._check(endpoint, response.status_code, payload)
         except RetryLaterError as exc:
             if exc.retry_after is not None:
-                self.limiter.pause_until(self._clock() + exc.retry_after)
+                self.limiter.pause_until(self._clock() + min(exc.retry_after, self.policy.max_retry_after))
             if isinstance(exc, RateLimitedError):
                 self.breaker.release()  # the provider is up, it wants us slower
             else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -211,6 +212,7 @@ class AnalyticsService:
         self._exclusions: dict[tuple[str, str], ExclusionSet] = {}
         self._sources: list[SourceSummary] | None = None
         self._classes = ClassificationService(store)
+        self._load_lock = threading.Lock()
         self.extended: set[str] = set()
         """Sources this service got from an earlier one brought up to date (:meth:`refreshed`), not reloaded."""
 
@@ -265,9 +267,13 @@ class AnalyticsService:
 
     def loaded(self, source: str | None) -> Loaded:
         name = self.source(source)
-        if name not in self._loaded:
-            self._loaded[name] = load_engine(self._store, name)
-        return self._loaded[name]
+        found = self._loaded.get(name)
+        if found is None:
+            with self._load_lock:  # one load per source however many requests miss at once
+                found = self._loaded.get(name)
+                if found is None:
+                    found = self._loaded[name] = load_engine(self._store, name)
+        return found
 
     def exclusion(self, source: str | None, spec: str) -> ExclusionSet:
         loaded = self.loaded(source)

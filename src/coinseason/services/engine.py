@@ -47,6 +47,8 @@ DEEP_DEPTH = 1000
 """Depth of the second ranking, kept per day once a universe needed ranks past the cached order (a full ranking
 of the day is made, not kept, past it)."""
 MAX_WINDOW = 730
+MAX_SERIES = 256
+"""Season index series kept per engine (oldest dropped first): every one kept is extended on each appended day."""
 ROLLBACK_DAYS = 7
 """How many of the last days :meth:`SeasonEngine.drop_last` can take back (to append them again as rewritten)."""
 
@@ -266,9 +268,13 @@ class SeasonEngine:
         if self.btc == NO_COIN:
             raise ConfigError("the data has no Bitcoin: the season index compares every coin with BTC")
         key = (excluded, top, window, btc_inside, fill)
-        if key not in self._seasons:
-            self._seasons[key] = self._season_rows(excluded, top, window, btc_inside, fill, None)
-        return self._seasons[key]
+        found = self._seasons.get(key)
+        if found is None:
+            found = self._season_rows(excluded, top, window, btc_inside, fill, None)
+            if len(self._seasons) >= MAX_SERIES:
+                self._seasons.pop(next(iter(self._seasons)), None)
+            self._seasons[key] = found
+        return found
 
     def _season_rows(
         self,

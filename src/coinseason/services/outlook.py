@@ -16,6 +16,7 @@ import polars as pl
 from coinseason.core.features import rolling_corr
 from coinseason.core.labels import TARGETS
 from coinseason.core.season import SEASON_NAMES, classify_season
+from coinseason.core.universe import NO_COIN
 from coinseason.errors import ConfigError, NoDataError
 from coinseason.features.dataset import CORRELATION_ASSETS, ExternalSeries, FeaturePanel, build_panel, span_changes
 from coinseason.features.market import MarketSeries, market_series
@@ -313,18 +314,21 @@ class OutlookService:
             raise ConfigError(f"with= takes one of {', '.join(CORRELATION_ASSETS)}, not {asset!r}")
         if not 10 <= window <= 730:
             raise ConfigError(f"window must be between 10 and 730 days, not {window}")
-        market = market_series(self._analytics, source)
-        ext = ExternalSeries(self._store.features((CORRELATION_ASSETS[asset],)), market.start, market.n_days)
+        loaded = self._analytics.loaded(source)
+        eng = loaded.engine
+        btc_price = eng.price[:, eng.btc] if eng.btc != NO_COIN else np.full(eng.n_days, np.nan)
+        btc_dominance = eng.dominance(self._analytics.exclusion(loaded.source, "default").ids).btc
+        ext = ExternalSeries(self._store.features((CORRELATION_ASSETS[asset],)), eng.start, eng.n_days)
         values, fresh = ext.aligned(CORRELATION_ASSETS[asset], point_in_time=False)
         if not fresh.any():
             raise NoDataError(f"the store holds no {CORRELATION_ASSETS[asset]}: import it first")
         change = span_changes(values, fresh, log=asset not in ("us10y", "us2y"))
         fresh = np.isfinite(change)
-        btc = span_changes(next_snapshot(market.btc_price), fresh, log=True)
-        dom = span_changes(next_snapshot(market.btc_dominance), fresh, log=False)
+        btc = span_changes(next_snapshot(btc_price), fresh, log=True)
+        dom = span_changes(next_snapshot(btc_dominance), fresh, log=False)
         frame = pl.DataFrame(
             {
-                "date": market.dates,
+                "date": eng.dates,
                 "value": rolling_corr(btc, change, window),
                 "btc_dominance_corr": rolling_corr(dom, change, window),
             }

@@ -55,6 +55,8 @@ NEUTRAL_WEIGHTS: dict[str, tuple[float, float, float]] = {
 }
 VOLUME_FILL_DAYS = 30
 """An unknown volume is taken from the coin's last known volume at most this many days earlier (never later)."""
+MAX_BASKETS = 16
+"""Baskets kept built (each up to T x top x 3 arrays: tens of MB at top 500)."""
 DISCLAIMER = "Analysis of past data, not investment advice."
 BasketKey = tuple[str, int, str, int, float, float]
 """exclude, top, weighting, rebalance_days, basket_drift, min_volume_usd."""
@@ -146,7 +148,7 @@ class TradingService:
 
     def __init__(self, analytics: AnalyticsService) -> None:
         self.analytics = analytics
-        self._volume: dict[str, tuple[object, int, FloatMatrix]] = {}
+        self._volume: dict[str, tuple[object, int, FloatMatrix, bool]] = {}
         self._baskets: dict[tuple[str, BasketKey], tuple[object, int, Basket]] = {}
 
     # -- inputs ---------------------------------------------------------------------------------------------
@@ -176,13 +178,15 @@ class TradingService:
                 n_days=eng.n_days,
                 n_coins=eng.coin_ids.size,
             )
-            cached = (eng, eng.n_days, forward_fill(vol, limit=VOLUME_FILL_DAYS))
+            filled = forward_fill(vol, limit=VOLUME_FILL_DAYS)
+            cached = (eng, eng.n_days, filled, bool(np.isfinite(filled).any()))
             self._volume[loaded.source] = cached
         return cached[2]
 
     def has_volume(self, loaded: Loaded) -> bool:
         """Whether the source has any traded volume (without, the basket's volume filter is off)."""
-        return bool(np.isfinite(self.volume(loaded)).any())
+        self.volume(loaded)
+        return self._volume[loaded.source][3]
 
     def excluded(self, loaded: Loaded, exclude: str) -> frozenset[str]:
         return self.analytics.exclusion(loaded.source, exclude).ids
@@ -219,6 +223,8 @@ class TradingService:
                 peg_days=PEG_DAYS,
             )
             cached = (eng, eng.n_days, basket)
+            while len(self._baskets) >= MAX_BASKETS:  # bounded: the key space is as large as the API's parameters
+                self._baskets.pop(next(iter(self._baskets)))
             self._baskets[key] = cached
         return cached[2]
 

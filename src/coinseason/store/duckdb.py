@@ -127,13 +127,18 @@ class DuckDBStore:
 
     def _frame(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
         try:
-            table = self._con.sql(sql, params=params or None).to_arrow_table()
+            with self._con.cursor() as cur:  # one cursor a call: the connection is shared by threads
+                table = cur.sql(sql, params=params or None).to_arrow_table()
         except duckdb.Error as exc:
             raise StoreError(f"reading {self.path} failed: {exc}") from exc
         frame = pl.from_arrow(table)
         if not isinstance(frame, pl.DataFrame):
             raise StoreError("the store returned a column where a table was expected")
         return frame
+
+    def _fetch(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        with self._con.cursor() as cur:
+            return cur.execute(sql, params or []).fetchall()
 
     def observations(
         self, source: str, *, columns: tuple[str, ...] = ("coin_id", "date", "price", "market_cap", "flags")
@@ -165,10 +170,10 @@ class DuckDBStore:
         return self._frame(schema.COIN_OBSERVATIONS, [source, coin_id, start or dt.date.min, end or dt.date.max])
 
     def sources(self) -> list[SourceSummary]:
-        rows = self._con.execute(
+        rows = self._fetch(
             "SELECT source, count(DISTINCT coin_id), count(*), min(date), max(date) FROM observations"
             " GROUP BY source ORDER BY source"
-        ).fetchall()
+        )
         return [schema.source_summary(r) for r in rows]
 
     def imports(self) -> pl.DataFrame:
@@ -200,7 +205,7 @@ class DuckDBStore:
 
     def _key_rows(self, sql: str, params: list[Any] | None = None) -> list[ApiKeyRecord]:
         try:
-            rows = self._con.execute(sql, params or []).fetchall()
+            rows = self._fetch(sql, params or [])
         except duckdb.Error as exc:
             raise StoreError(f"reading API keys from {self.path} failed: {exc}") from exc
         return [api_key_record(row) for row in rows]
@@ -216,7 +221,7 @@ class DuckDBStore:
         return frame.cast(OBSERVATION_SCHEMA)  # type: ignore[arg-type]
 
     def ingest_cursor(self, name: str) -> str | None:
-        rows = self._con.execute(schema.INGEST_CURSOR, [name]).fetchall()
+        rows = self._fetch(schema.INGEST_CURSOR, [name])
         return str(rows[0][0]) if rows else None
 
     def acquire_lease(
@@ -232,7 +237,7 @@ class DuckDBStore:
         return bool(got)
 
     def lease_holder(self, name: str) -> str | None:
-        rows = self._con.execute(schema.LEASE_HOLDER, [name]).fetchall()
+        rows = self._fetch(schema.LEASE_HOLDER, [name])
         return str(rows[0][0]) if rows else None
 
     def release_lease(self, name: str, owner: str) -> None:
@@ -270,9 +275,9 @@ class DuckDBStore:
 
     def model(self, version: str | None = None) -> ModelArtifact | None:
         if version is not None:
-            rows = self._con.execute(schema.MODEL, [version]).fetchall()
+            rows = self._fetch(schema.MODEL, [version])
         else:
-            rows = self._con.execute(schema.LATEST_MODEL).fetchall()
+            rows = self._fetch(schema.LATEST_MODEL)
         return schema.model_artifact(rows[0]) if rows else None
 
     def close(self) -> None:

@@ -7,8 +7,6 @@ the page needs no internet. Assets are read once, kept in memory with a gzip cop
 from __future__ import annotations
 
 import contextlib
-import gzip
-import hashlib
 import threading
 from dataclasses import dataclass
 from importlib import resources
@@ -16,7 +14,8 @@ from importlib import resources
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
-from coinseason.api.compression import accepts_gzip
+from coinseason.api.cache import etag_matches, etag_of
+from coinseason.api.compression import accepts_gzip, gzip_bytes, gzip_etag
 
 __all__ = ["ASSETS", "mount_dashboard", "router"]
 
@@ -49,8 +48,7 @@ def _read(name: str) -> bytes:
 
 def _load(name: str, media_type: str, cache_control: str) -> Asset:
     body = _read(name)
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return Asset(body, gzip.compress(body, compresslevel=6, mtime=0), etag, media_type, cache_control)
+    return Asset(body, gzip_bytes(body), etag_of(body), media_type, cache_control)
 
 
 class AssetCache:
@@ -94,12 +92,14 @@ class AssetCache:
 def _respond(request: Request, asset: Asset) -> Response:
     """The asset, gzipped when ``Accept-Encoding`` takes gzip (a q-value of 0 refuses it); 304 to a matching ETag;
     for HEAD the same status and headers without the body."""
-    headers = {"ETag": asset.etag, "Cache-Control": asset.cache_control, "Vary": "Accept-Encoding"}
-    if asset.etag in request.headers.get("if-none-match", ""):
+    accept = request.headers.get("accept-encoding")
+    packed = accept is not None and accepts_gzip(accept.encode("latin-1"))
+    etag = gzip_etag(asset.etag) if packed else asset.etag
+    headers = {"ETag": etag, "Cache-Control": asset.cache_control, "Vary": "Accept-Encoding"}
+    if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     body = asset.body
-    accept = request.headers.get("accept-encoding")
-    if accept is not None and accepts_gzip(accept.encode("latin-1")):
+    if packed:
         headers["Content-Encoding"] = "gzip"
         body = asset.gzipped
     if request.method == "HEAD":

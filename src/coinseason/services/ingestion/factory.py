@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
@@ -73,13 +74,19 @@ class IngestionJob:
         from coinseason.store import open_store
 
         settings = self.settings
-        provider = make_provider(settings.ingest_provider or "coingecko", settings)
-        references = [make_provider(n, settings) for n in settings.ingest_cross_check if n != provider.source]
-        store = open_store(settings.db)
         register = getattr(state, "register_status", None)
         if register is not None:
             register("ingestion", self._status_dict)
-        try:
+        async with contextlib.AsyncExitStack() as stack:  # whatever was opened is closed, even if a later step fails
+            provider = make_provider(settings.ingest_provider or "coingecko", settings)
+            stack.push_async_callback(provider.aclose)
+            references = []
+            for name in settings.ingest_cross_check:
+                if name != provider.source:
+                    references.append(make_provider(name, settings))
+                    stack.push_async_callback(references[-1].aclose)
+            store = open_store(settings.db)
+            stack.callback(store.close)
             self.service = IngestionService(
                 store,
                 provider,
@@ -90,10 +97,6 @@ class IngestionJob:
                 on_landed=getattr(state, "announce_data_landed", None),
             )
             await self.service.run()
-        finally:
-            for p in (provider, *references):
-                await p.aclose()
-            store.close()
 
 
 def ingestion_job(settings: Settings, *, exchange: PriceReference | None = None) -> IngestionJob:

@@ -362,6 +362,8 @@ class IngestionService:
             done, end = 0, today
         report.coins = len(coins)
         progress(done, len(coins))
+        kept = await asyncio.to_thread(self._snapshot_values, start, end)
+        context = (start - dt.timedelta(days=CONTEXT_DAYS), start - dt.timedelta(days=1))
         while done < len(coins):
             batch = coins[done : done + self.config.batch_coins]
             frames, skipped = await self._renewing(self._histories([c[0] for c in batch], start, end))
@@ -373,8 +375,7 @@ class IngestionService:
             cursor["complete"] = done >= len(coins)
             cursor["skipped"] = report.skipped
             incoming = pl.concat(frames) if frames else pl.DataFrame(schema=OBSERVATION_SCHEMA)
-            context = (start - dt.timedelta(days=CONTEXT_DAYS), start - dt.timedelta(days=1))
-            incoming = await asyncio.to_thread(self._keep_snapshot_values, incoming, start, end)
+            incoming = await asyncio.to_thread(_keep_snapshot_values, incoming, kept)
             gate = await asyncio.to_thread(self._gate, incoming, context)
             saved = IngestCursor(name, json.dumps(cursor))
             counts = await asyncio.to_thread(
@@ -431,29 +432,23 @@ class IngestionService:
                 pl.lit(self.source).alias("source"), pl.lit(coin_id).alias("coin_id")
             ).pipe(conform_observations)
 
-        results = await asyncio.gather(*(one(c) for c in coin_ids))
+        tasks = [asyncio.ensure_future(one(c)) for c in coin_ids]
+        try:
+            results = await asyncio.gather(*tasks)
+        finally:  # a retryable error stops the batch: its siblings make no more calls
+            for task in tasks:
+                task.cancel()
         frames = [r for r in results if isinstance(r, pl.DataFrame)]
         skipped = {c: r for c, r in zip(coin_ids, results, strict=True) if isinstance(r, str)}
         return frames, skipped
 
-    def _keep_snapshot_values(self, incoming: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
-        """``incoming`` (histories) with the rank and circulating supply already stored for its days (by the
-        daily snapshots) where it has none: a backfill never erases them."""
-        if incoming.height == 0:
-            return incoming
-        coins = incoming["coin_id"].unique().to_list()
-        stored = (
+    def _snapshot_values(self, start: dt.date, end: dt.date) -> pl.DataFrame:
+        """The rank and circulating supply stored for ``start`` to ``end`` (by the daily snapshots), read once."""
+        return (
             self._store.observations_between(self.source, start, end)
-            .filter(pl.col("coin_id").is_in(coins))
+            .filter(pl.col("rank").is_not_null() | pl.col("circulating_supply").is_not_null())
             .select("coin_id", "date", pl.col("rank").alias("_rank"), pl.col("circulating_supply").alias("_supply"))
         )
-        if stored.height == 0:
-            return incoming
-        kept = incoming.join(stored, on=["coin_id", "date"], how="left").with_columns(
-            pl.coalesce("rank", "_rank").alias("rank"),
-            pl.coalesce("circulating_supply", "_supply").alias("circulating_supply"),
-        )
-        return conform_observations(kept.drop("_rank", "_supply"))
 
     def _earliest(self, today: dt.date) -> dt.date:
         days = self._provider.plan.history_days
@@ -501,7 +496,8 @@ class IngestionService:
         gate = await asyncio.to_thread(self._gate, incoming, (day - dt.timedelta(days=CONTEXT_DAYS), day))
         gate.rejections.update(stale + off)
         gate.flagged.update(deviating)
-        passed = gate.good.filter(pl.col("date") == day).height
+        landed = gate.good.filter(pl.col("date") == day)
+        passed = landed.height
         if snap.rows.height == 0 or passed == 0 or passed < self.config.min_landed_share * snap.rows.height:
             self._rejections.update(gate.rejections)
             self._flagged.update(gate.flagged)
@@ -515,15 +511,15 @@ class IngestionService:
         state["last"] = observed.isoformat()
         if kind == "daily":
             state["daily"] = day.isoformat()
-            state["daily_rows"] = gate.good.filter(pl.col("date") == day).select(_RESTORE_COLUMNS).rows()
+            state["daily_rows"] = landed.select(_RESTORE_COLUMNS).rows()
         cursor = IngestCursor(name, json.dumps(state))
         self.hold_lease()  # renewed right before writing: a holder that lost it (stalled past its TTL) writes nothing
         counts = await asyncio.to_thread(self._commit, coins, gate, f"provider-{kind}", cursor)
         report = IngestReport(self.source, kind, coins=coins.height)
         report.add(counts, gate)
         if kind == "daily":
-            await self._check_dominance(gate.good.filter(pl.col("date") == day), rows)
-        if not set(coins["coin_id"].to_list()) <= known:
+            await self._check_dominance(landed, rows)
+        if new:
             await asyncio.to_thread(ClassificationService(self._store).reclassify, self.source)
         await self._landed()
         return report
@@ -702,6 +698,18 @@ class IngestionService:
         if now.tzinfo is None:
             raise ConfigError("the ingestion clock must give UTC times with a time zone")
         return now.astimezone(dt.UTC)
+
+
+def _keep_snapshot_values(incoming: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
+    """``incoming`` (histories) with the rank and circulating supply already stored for its days where it has
+    none: a backfill never erases them."""
+    if incoming.height == 0 or stored.height == 0:
+        return incoming
+    kept = incoming.join(stored, on=["coin_id", "date"], how="left").with_columns(
+        pl.coalesce("rank", "_rank").alias("rank"),
+        pl.coalesce("circulating_supply", "_supply").alias("circulating_supply"),
+    )
+    return conform_observations(kept.drop("_rank", "_supply"))
 
 
 def _load(text: str | None) -> dict[str, Any] | None:
