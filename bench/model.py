@@ -25,11 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from coinseason.core.labels import TARGETS
-from coinseason.core.walkforward import walk_forward_folds
 from coinseason.features.files import read_feature_file
 from coinseason.model.config import TrainConfig
 from coinseason.model.estimators import fit, one_thread
-from coinseason.model.train import first_usable_row, make_labels
+from coinseason.model.train import config_folds, make_labels
 from coinseason.providers.files import FileFormat
 from coinseason.services.ingest import ImportService
 from coinseason.services.outlook import OutlookService
@@ -65,15 +64,7 @@ def logistic_walk_forward(service: OutlookService, config: TrainConfig) -> float
     """Seconds to walk forward the logistic baseline alone (inputs already built)."""
     market, panel = service.inputs(source=None, top=config.top, window=config.window)
     labels = make_labels(market, config)
-    first = first_usable_row(panel, config)
-    folds = walk_forward_folds(
-        panel.n_days,
-        horizon=config.horizon,
-        embargo=config.embargo_days,
-        min_train=config.min_train_days,
-        test_size=config.test_days,
-        first=first,
-    )
+    _, folds = config_folds(panel, config)
     columns = tuple(panel.names.index(n) for n in config.logistic_features)
     start = time.perf_counter()
     with one_thread():

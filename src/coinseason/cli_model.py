@@ -4,6 +4,7 @@ and their feature data."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -68,35 +69,20 @@ class FetchSource(StrEnum):
 async def _fetch(source: FetchSource, base_url: str | None, since: dt.date | None, fred_key: str) -> pl.DataFrame:
     parts: list[pl.DataFrame] = []
     if source is FetchSource.FEAR_GREED:
-        fng = FearGreedProvider(base_url)
-        try:
+        async with contextlib.aclosing(FearGreedProvider(base_url)) as fng:
             parts.append(await fng.fetch(limit=0))
-        finally:
-            await fng.aclose()
     elif source is FetchSource.COINMETRICS:
-        cm = CoinMetricsProvider(base_url)
-        try:
+        async with contextlib.aclosing(CoinMetricsProvider(base_url)) as cm:
             parts += [await cm.fetch(asset, start=since) for asset in COINMETRICS_SERIES]
-        finally:
-            await cm.aclose()
     elif source is FetchSource.FRED:
-        fred = FredProvider(fred_key, base_url)
-        try:
+        async with contextlib.aclosing(FredProvider(fred_key, base_url)) as fred:
             parts += [await fred.fetch(series, start=since) for series in FRED_SERIES]
-        finally:
-            await fred.aclose()
     elif source is FetchSource.STOOQ:
-        stooq = StooqProvider(base_url)
-        try:
+        async with contextlib.aclosing(StooqProvider(base_url)) as stooq:
             parts += [await stooq.fetch(symbol, start=since) for symbol in STOOQ_SYMBOLS]
-        finally:
-            await stooq.aclose()
     else:
-        charts = BlockchainChartsProvider(base_url)
-        try:
+        async with contextlib.aclosing(BlockchainChartsProvider(base_url)) as charts:
             parts += [await charts.fetch(chart) for chart in BLOCKCHAIN_CHARTS]
-        finally:
-            await charts.aclose()
     return pl.concat(parts)
 
 

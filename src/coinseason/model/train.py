@@ -153,7 +153,8 @@ def walk_forward(panel: FeaturePanel, labels: Labels, config: TrainConfig) -> Ev
         return _walk_forward(panel, labels, config)
 
 
-def _walk_forward(panel: FeaturePanel, labels: Labels, config: TrainConfig) -> Evaluation:
+def config_folds(panel: FeaturePanel, config: TrainConfig) -> tuple[int, list[Fold]]:
+    """The first usable row of ``panel`` and the walk-forward folds ``config`` asks for from it."""
     first = first_usable_row(panel, config)
     folds = walk_forward_folds(
         panel.n_days,
@@ -163,6 +164,11 @@ def _walk_forward(panel: FeaturePanel, labels: Labels, config: TrainConfig) -> E
         test_size=config.test_days,
         first=first,
     )
+    return first, folds
+
+
+def _walk_forward(panel: FeaturePanel, labels: Labels, config: TrainConfig) -> Evaluation:
+    first, folds = config_folds(panel, config)
     if not folds:
         raise DataError(
             f"too little history for walk-forward validation: {panel.n_days - first} usable days, and the first"
