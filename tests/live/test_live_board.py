@@ -331,3 +331,19 @@ async def test_a_silent_feed_shows_as_stale_until_frames_come_back() -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_the_live_loop_stops_when_cancelled_at_any_moment() -> None:
+    # on Python 3.11 a cancel landing as a wait with a timeout completes (a frame marking the board dirty, a
+    # heartbeat expiring) used to be swallowed: the loop ran on for ever and the server's shutdown waited on it
+    raw = shared_file(RECORDED_FRAME).read_text()
+    async with ReplayServer([[raw] * 100_000], interval=0.0005) as server:
+        for attempt in range(40):
+            live = LiveIndex(board(), server.url, heartbeat=0.002, refresh_every=0.001)
+            task = asyncio.create_task(live.run())
+            await asyncio.sleep(0.01 + 0.0005 * attempt)
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=2.0)
+            assert done, f"attempt {attempt}: the live loop ignored its cancel"
+            assert task.cancelled()

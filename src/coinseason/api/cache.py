@@ -22,6 +22,7 @@ from typing import Any, Protocol, cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from coinseason.aio import raise_if_cancelled
 from coinseason.api.compression import GZIP_MIN_BYTES, compressible, gzip_bytes, gzip_etag
 from coinseason.api.limits import redis_address
 from coinseason.errors import CoinseasonError
@@ -254,17 +255,6 @@ class LocalInvalidation:
         return None
 
 
-def _raise_if_cancelled() -> None:
-    """Re-raise a cancellation that a library swallowed.
-
-    On Python 3.11 a cancel that lands as redis-py's own read timeout expires comes out as that timeout (``None``
-    from ``get_message``); the task stays marked as cancelling and would otherwise loop on, deaf to later cancels.
-    """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
 class RedisInvalidation:
     """Invalidation across replicas through a Redis pub/sub ``channel``.
 
@@ -317,7 +307,7 @@ class RedisInvalidation:
                 last_heard = last_ping = loop.time()
                 while True:
                     message = await pubsub.get_message(timeout=min(1.0, self._ping_interval))
-                    _raise_if_cancelled()
+                    raise_if_cancelled()
                     now = loop.time()
                     if message is not None:
                         last_heard = now
@@ -341,7 +331,7 @@ class RedisInvalidation:
                         await pubsub.ping()
             except (RedisError, TimeoutError, OSError) as exc:
                 self.ready.clear()
-                _raise_if_cancelled()
+                raise_if_cancelled()
                 log.warning(
                     "lost the Redis subscription to %s at %s (%s: %s); retrying in %.1f s",
                     self.channel,

@@ -32,6 +32,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidURI, WebSocketException
 from websockets.uri import parse_uri
 
+from coinseason.aio import raise_if_cancelled
 from coinseason.errors import ConfigError, DataError
 
 __all__ = ["DEFAULT_URL", "BinanceFeed", "FeedStats", "Ticker", "backoff_delays", "parse_frame", "parse_tickers"]
@@ -203,6 +204,7 @@ class BinanceFeed:
                     log.info("exchange stream connected: %s", self.url)
                     await self._read(ws)
             except (OSError, TimeoutError, WebSocketException) as exc:  # refused, reset, closed, bad handshake…
+                raise_if_cancelled()
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("exchange stream %s lost: %s", self.url, self.stats.last_error)
             self._mark_stale()
@@ -215,7 +217,9 @@ class BinanceFeed:
         while True:
             try:
                 raw = await asyncio.wait_for(ws.recv(), timeout=self._heartbeat)
+                raise_if_cancelled()
             except TimeoutError:
+                raise_if_cancelled()
                 self.stats.silences += 1
                 self.stats.last_error = f"no frame for {self._heartbeat:g} s"
                 log.warning("exchange stream %s silent for %g s: reconnecting", self.url, self._heartbeat)

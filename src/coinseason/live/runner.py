@@ -14,6 +14,7 @@ import contextlib
 import time
 from collections.abc import Callable
 
+from coinseason.aio import raise_if_cancelled
 from coinseason.live.binance import BinanceFeed, Ticker
 from coinseason.live.intraday import IntradayBoard, IntradaySnapshot
 from coinseason.live.reference import ExchangeReference
@@ -87,6 +88,7 @@ class LiveIndex:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._dirty.wait(), timeout=self._refresh_every)
+            raise_if_cancelled()
             self._dirty.clear()
             self.refresh()
 
