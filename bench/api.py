@@ -764,7 +764,7 @@ class Lander:
     def __call__(self, index: int) -> str:
         import polars as pl
 
-        from coinseason.store.base import ImportRecord
+        from coinseason.store.records import ImportRecord
 
         kind = LANDINGS[index % len(LANDINGS)]
         last = self.store.observations_between(self.source, self.last, self.last)

@@ -31,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from coinseason.core import metrics
+from coinseason.core import performance as metrics
 from coinseason.core.backtest import BacktestResult, Liquidity, Market, Strategy, run_backtest
 from coinseason.providers.files import FileFormat
 from coinseason.services.analytics import AnalyticsService
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from coinseason.services.trading import BacktestParams, TradingService
 from coinseason.store import DuckDBStore
 from report import Figure, Report, section  # bench/report.py, beside this script

@@ -36,9 +36,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from coinseason.core.dominance import Dominance
+from coinseason.core.engine import SeasonEngine
 from coinseason.core.panel import FloatMatrix
 from coinseason.core.season import SeasonIndex
-from coinseason.services.engine import SeasonEngine
 from report import Figure, Report, section  # bench/report.py, beside this script
 
 if TYPE_CHECKING:
@@ -246,7 +246,7 @@ def store_runs(data_dir: Path, path: Path, data: RealData, reps: int, report: Re
     """Import the parquet once into ``path``, then time ``load_engine`` with a fresh store each run."""
     from coinseason.providers.files import FileFormat
     from coinseason.services.analytics import load_engine
-    from coinseason.services.ingest import ImportService
+    from coinseason.services.importing import ImportService
     from coinseason.store.duckdb import DuckDBStore
 
     store = DuckDBStore(path)

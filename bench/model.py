@@ -30,7 +30,7 @@ from coinseason.model.config import TrainConfig
 from coinseason.model.estimators import fit, one_thread
 from coinseason.model.train import config_folds, make_labels
 from coinseason.providers.files import FileFormat
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from coinseason.services.outlook import OutlookService
 from coinseason.store import DuckDBStore
 from report import Figure, Report, section  # bench/report.py, beside this script

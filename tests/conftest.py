@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from coinseason.store import DuckDBStore, MarketStore, open_store
+from coinseason.store import DuckDBStore, Store, open_store
+from tests.support.requirements import DATA_DIR, shared_file
 
-DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+__all__ = ["DATA_DIR", "shared_file"]
+
 COINGECKO_DAILY = DATA_DIR / "coingecko" / "coingecko_daily_2013-04-28_2025-07-19.parquet"
 CMC_SNAPSHOTS = DATA_DIR / "cmc" / "cmc_daily_top200_2013-04-28_2024-12-11.parquet"
 FIXED_NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
@@ -36,13 +38,6 @@ def fixed_clock() -> dt.datetime:
     return FIXED_NOW
 
 
-def shared_file(path: Path) -> Path:
-    """A file of ../shared/data, or a skip naming what is missing."""
-    if not path.is_file():
-        pytest.skip(f"real data file not found: {path} (the shared data folder sits beside the repository)")
-    return path
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[DuckDBStore]:
     s = DuckDBStore(tmp_path / "test.duckdb")
@@ -51,7 +46,7 @@ def store(tmp_path: Path) -> Iterator[DuckDBStore]:
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MarketStore]:
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """Each store in turn: a DuckDB file, then a fresh PostgreSQL database (skipped without a server, unless
     CI=true: see tests/store/postgres_server.py)."""
     if request.param == "duckdb":

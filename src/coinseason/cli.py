@@ -43,9 +43,9 @@ from coinseason.cli_trading import backtest, rebalance, risk
 from coinseason.errors import ConfigError
 from coinseason.providers.files import FileFormat
 from coinseason.services.analytics import AnalyticsService, SeasonQuery
-from coinseason.services.ingest import ImportReport, ImportService
+from coinseason.services.importing import ImportReport, ImportService
 from coinseason.settings import Settings
-from coinseason.store import MarketStore
+from coinseason.store import Store
 
 _utc_now = utc_now  # the clock of the commands (live reads it here, so tests can fix it)
 
@@ -66,7 +66,7 @@ def _print_report(report: ImportReport) -> None:
         out.print(f"  {report.duplicates_merged:,} identical duplicate rows kept once")
 
 
-def _import(store: MarketStore, path: Path, fmt: FileFormat, source: str | None, coin: str | None) -> ImportReport:
+def _import(store: Store, path: Path, fmt: FileFormat, source: str | None, coin: str | None) -> ImportReport:
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -269,7 +269,7 @@ def serve(
     import uvicorn
 
     from coinseason.api.app import create_app
-    from coinseason.api.logging import configure_logging
+    from coinseason.logs import configure_logging
 
     given = {"host": host, "port": port, "workers": workers, "db": db, "live": live, "ingest": ingest}
     overrides = {k: v for k, v in given.items() if v is not None}

@@ -110,7 +110,7 @@ def run(
         service = IngestionService(
             store, source, clock=_utc_now, config=ingest_config(settings, top=top), references=references
         )
-        from coinseason.api.logging import configure_logging
+        from coinseason.logs import configure_logging
 
         configure_logging(settings.log_level, json=settings.log_json)  # each snapshot is logged with its counts
         err.print(

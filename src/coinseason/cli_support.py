@@ -19,10 +19,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from coinseason.clock import utc_now as utc_now
 from coinseason.core.resample import Interval
 from coinseason.errors import CoinseasonError
 from coinseason.settings import Settings
-from coinseason.store import MarketStore, open_store
+from coinseason.store import Store, open_store
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -72,10 +73,6 @@ SpreadBpsOption = Annotated[float, typer.Option("--spread-bps", help="Bid-ask sp
 ImpactOption = Annotated[float, typer.Option("--impact", help="Square-root impact coefficient")]
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def day(value: dt.datetime | None) -> dt.date | None:
     """The day of a ``--from``/``--to``/``--date`` option (typer parses them as datetimes)."""
     return value.date() if value is not None else None
@@ -91,7 +88,7 @@ def interval(value: IntervalOption) -> Interval:
 
 
 @contextmanager
-def open_db(db: str | None) -> Iterator[MarketStore]:
+def open_db(db: str | None) -> Iterator[Store]:
     """The store named by ``--db`` (else the settings' default), closed on exit."""
     store = open_store(db or Settings().db)
     try:

@@ -1,13 +1,22 @@
-"""The one exception tree of coinseason, sorted by what fixes the error.
+"""The one exception tree of coinseason, sorted by what the caller does about the error.
 
 CoinseasonError
-├── ConfigError          bad settings, options or exclusion files: the user fixes the call
-├── DataError            input data that is wrong
-│   └── FormatError      a file that is not of the stated format: refused whole
-├── ProviderError        a data provider failed
-│   └── RetryableProviderError   worth trying again later (429, 5xx, time-outs)
-└── StoreError           the store cannot be opened, read or written
-    └── NoDataError      the store holds no data for what was asked
+├── ConfigError                  fix the configuration: settings, options, exclusion files, a call's parameters
+├── DataError                    fix the input: data that is wrong
+│   └── FormatError              a file that is not of the stated format: refused whole
+├── TemporaryError               retry later: a dependency is busy or out of reach, nothing is wrong with the call
+│   ├── RetryableProviderError   a provider's 429, 5xx or time-out (also a ProviderError)
+│   │   ├── RetryLaterError      ... with the server's Retry-After
+│   │   │   └── RateLimitedError
+│   │   └── CircuitOpenError     the circuit breaker refuses calls until its cool-down ends
+│   ├── SnapshotRejected         too few rows of a snapshot passed the gates (also a ProviderError)
+│   ├── LeaseHeld                another process ingests this source (also a StoreError)
+│   ├── LimiterUnavailable       the shared rate limiter (Redis) did not answer
+│   └── InvalidationUnavailable  the invalidation channel (Redis) did not take the message
+├── ProviderError                a data provider failed for good (refused key, exhausted quota, bad request)
+├── StoreError                   the store cannot be opened, read or written: fix the store or its URL
+│   └── NoDataError              the store holds no data for what was asked: import or ingest it first
+└── SubscriptionClosed           a stream subscription ended: stop reading
 """
 
 from __future__ import annotations
@@ -29,12 +38,40 @@ class FormatError(DataError):
     """A file is not of the format it was said to be; nothing of it is loaded."""
 
 
+class TemporaryError(CoinseasonError):
+    """A failure that may pass: try again later, the same call."""
+
+
 class ProviderError(CoinseasonError):
     """A market-data provider failed."""
 
 
-class RetryableProviderError(ProviderError):
+class RetryableProviderError(ProviderError, TemporaryError):
     """A provider failure that may pass: try again later."""
+
+
+class RetryLaterError(RetryableProviderError):
+    """A failure that may pass, with the server's ``Retry-After`` (seconds) when it sent one."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimitedError(RetryLaterError):
+    """The provider answered 429 (or its own rate-limit code)."""
+
+
+class CircuitOpenError(RetryableProviderError):
+    """The circuit breaker is open: the provider failed repeatedly, calls are refused until the cool-down ends."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SnapshotRejected(ProviderError, TemporaryError):
+    """Too few rows of a snapshot passed the gates: nothing is written, the snapshot is tried again later."""
 
 
 class StoreError(CoinseasonError):
@@ -43,3 +80,19 @@ class StoreError(CoinseasonError):
 
 class NoDataError(StoreError):
     """The store holds no data for the request."""
+
+
+class LeaseHeld(StoreError, TemporaryError):
+    """Another process ingests this source right now."""
+
+
+class LimiterUnavailable(TemporaryError):
+    """The shared rate limiter (Redis) did not answer: the API refuses the request (503) rather than serve unmetered."""
+
+
+class InvalidationUnavailable(TemporaryError):
+    """The invalidation channel (Redis) did not take the message: other replicas keep serving their caches."""
+
+
+class SubscriptionClosed(CoinseasonError):
+    """The subscription was ended (unsubscribed, or the hub closed): there is nothing more to read."""

@@ -15,6 +15,11 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("coinseason")) / "coinseason.duckdb"
 
 
+HANDOFF_ENV = "COINSEASON_SERVE_SETTINGS"
+"""The one variable through which ``coinseason serve`` hands its validated settings to the server's worker
+processes (JSON of :meth:`Settings.to_handoff`); nothing else is read from the environment in a worker."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COINSEASON_", extra="ignore")
 
@@ -86,3 +91,12 @@ class Settings(BaseSettings):
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ValueError(f"CORS origin {origin!r} must start with http:// or https:// (or be *)")
         return origins
+
+    def to_handoff(self) -> str:
+        """These settings as JSON, secrets included, for :meth:`from_handoff` in a worker process."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_handoff(cls, text: str) -> Settings:
+        """The settings :meth:`to_handoff` wrote, validated again; the environment is not read."""
+        return cls.model_validate_json(text)

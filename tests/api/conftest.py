@@ -15,11 +15,12 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from coinseason.api.logging import configure_logging
+from coinseason.logs import configure_logging
 from coinseason.providers.files import FileFormat
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from coinseason.store import DuckDBStore
 from tests.conftest import fixed_clock, small_market_csv
+from tests.support.requirements import skip_or_fail
 
 REDIS_URL = os.environ.get("COINSEASON_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 UNREACHABLE_REDIS_URL = "redis://127.0.0.1:1/0"
@@ -38,9 +39,7 @@ def redis_url() -> str:
         client.ping()
     except redis.RedisError as exc:
         reason = f"Redis at {REDIS_URL} is unreachable ({exc}); set COINSEASON_TEST_REDIS_URL or start Redis"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but {reason}", pytrace=False)
-        pytest.skip(reason)
+        skip_or_fail(reason)
     finally:
         client.close()
     return REDIS_URL

@@ -17,7 +17,7 @@ from coinseason.api.app import create_app
 from coinseason.api.cache import RedisInvalidation
 from coinseason.api.state import ApiState, Prepared
 from coinseason.providers.files import FileFormat
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from coinseason.settings import Settings
 from tests.api.conftest import UNREACHABLE_REDIS_URL
 from tests.api.test_app import client_for

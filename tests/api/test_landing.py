@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from coinseason.api.state import ApiState
 from coinseason.providers.files import FileFormat
 from coinseason.services.analytics import AnalyticsService
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from tests.api.test_app import client_for
 from tests.conftest import fixed_clock
 

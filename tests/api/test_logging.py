@@ -13,15 +13,10 @@ from fastapi import FastAPI, WebSocket
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import Message, Receive, Scope, Send
 
-from coinseason.api.logging import (
-    JsonFormatter,
-    RequestContextMiddleware,
-    configure_logging,
-    new_request_id,
-    request_id,
-)
+from coinseason.api.logging import RequestContextMiddleware
 from coinseason.api.metrics import Metrics
 from coinseason.errors import ConfigError
+from coinseason.logs import JsonFormatter, configure_logging, new_request_id, request_id
 from tests.api.conftest import access_lines, log_lines
 
 SECRET = "cs_abcd1234_s3cr3tS3cr3tS3cr3t"  # noqa: S105 (a made-up key that must never show in logs)

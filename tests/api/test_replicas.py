@@ -30,7 +30,7 @@ from websockets.asyncio.client import connect
 
 from coinseason.api.cache import RedisInvalidation
 from coinseason.providers.files import FileFormat
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from coinseason.services.keys import KeyService
 from coinseason.store import open_store
 from tests.api.serve_helpers import Server, serve

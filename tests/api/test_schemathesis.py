@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from coinseason.api.app import create_app
 from coinseason.providers.files import FileFormat
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from coinseason.settings import Settings
 from coinseason.store import DuckDBStore
 from tests.api.test_app import market_csv

@@ -25,7 +25,7 @@ from websockets.asyncio.client import connect
 
 from coinseason.api.app import create_app
 from coinseason.providers.files import FileFormat
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from coinseason.settings import Settings
 from coinseason.store import DuckDBStore
 from tests.api.serve_helpers import Server, coinseason, serve

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from coinseason.core import metrics as m
+from coinseason.core import performance as m
 
 # 1.1 × 0.8 × 1.05 × 1.0 × 1.1 = 1.0164; peak 1.1 on day 1, then 0.88 (−20 %), never back above 1.1
 R = np.array([0.1, -0.2, 0.05, 0.0, 0.1])

@@ -20,8 +20,9 @@ from coinseason.data.classification import (
     load_overrides,
     parse_curated,
 )
-from coinseason.data.schema import TokenClass
+from coinseason.data.tidy import TokenClass
 from coinseason.errors import ConfigError, DataError
+from tests.support.requirements import shared_file
 
 DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 CG_CLASSIFICATION = DATA_DIR / "coingecko" / "coin_classification.csv"
@@ -506,8 +507,7 @@ DOCUMENTED_DISAGREEMENTS_1B = {
 @pytest.fixture(scope="module")
 def real_classification() -> pl.DataFrame:
     for path in (CG_CLASSIFICATION, CG_DAILY):
-        if not path.is_file():
-            pytest.skip(f"real data file not found: {path} (the shared data folder sits beside the repository)")
+        shared_file(path)
     reference = pl.read_csv(CG_CLASSIFICATION, infer_schema_length=10_000)
     coins = reference.select("coin_id", "symbol", "name", pl.col("coingecko_categories").alias("categories"))
     prices = pl.read_parquet(CG_DAILY, columns=["date", "coin_id", "price_usd"]).rename({"price_usd": "price"})

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from coinseason.data.cmc_identity import TrackSeed, resolve_cmc_identities
 from coinseason.errors import DataError
+from tests.support.requirements import shared_file
 
 DAY0 = datetime.date(2021, 1, 1)
 CMC_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cmc"
@@ -455,9 +456,7 @@ def test_vectorised_and_day_by_day_paths_agree(moves: list[float], gaps: list[in
 
 @pytest.fixture(scope="module")
 def cmc() -> pl.DataFrame:
-    if not CMC_FILE.exists():
-        pytest.skip(f"real CMC snapshots not found at {CMC_FILE}")
-    raw = pl.read_parquet(CMC_FILE).rename({"price_usd": "price", "market_cap_usd": "market_cap"})
+    raw = pl.read_parquet(shared_file(CMC_FILE)).rename({"price_usd": "price", "market_cap_usd": "market_cap"})
     return resolve_cmc_identities(raw)
 
 

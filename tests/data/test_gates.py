@@ -29,7 +29,7 @@ from coinseason.data.gates import (
     spike_mask,
 )
 from coinseason.data.quality import REASON_BAD_MCAP, REASON_BAD_PRICE, REASON_BAD_VOLUME
-from coinseason.data.schema import FLAG_MCAP_SPIKE, conform_observations
+from coinseason.data.tidy import FLAG_MCAP_SPIKE, conform_observations
 from tests.conftest import COINGECKO_DAILY, shared_file
 
 DAY0 = dt.date(2024, 3, 1)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from coinseason.core import features as f
+from coinseason.core import feature_math as f
 
 NAN = np.nan
 

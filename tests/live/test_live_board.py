@@ -20,7 +20,7 @@ from coinseason.live.serve import rebuild
 from coinseason.live.symbols import build_symbol_map
 from coinseason.providers.files import FileFormat
 from coinseason.services.analytics import AnalyticsService
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from coinseason.store import DuckDBStore
 from tests.conftest import fixed_clock, shared_file, small_market_csv
 from tests.fakes.ws_replay import RECORDED_FRAME, ReplayServer, Silence

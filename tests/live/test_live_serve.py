@@ -19,7 +19,7 @@ from coinseason.api.app import create_app
 from coinseason.cli import app as cli_app
 from coinseason.live import serve as serve_module
 from coinseason.providers.files import FileFormat
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from coinseason.settings import Settings
 from coinseason.store import DuckDBStore
 from tests.conftest import fixed_clock, shared_file, small_market_csv

@@ -17,7 +17,7 @@ from coinseason.model.config import TrainConfig
 from coinseason.model.train import Evaluation, Labels, make_labels, walk_forward
 from coinseason.providers.files import FileFormat
 from coinseason.services.analytics import AnalyticsService
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from coinseason.store import DuckDBStore
 from tests.conftest import fixed_clock
 from tests.model.synthetic import START, feature_rows, market_csv, market_prices

@@ -18,7 +18,7 @@ from coinseason.errors import ConfigError
 from coinseason.features.catalog import FEATURE_SCHEMA, next_day_noon
 from coinseason.model.config import TrainConfig
 from coinseason.providers.files import FileFormat
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from coinseason.services.outlook import OutlookService, TrainResult
 from coinseason.settings import Settings
 from coinseason.store import DuckDBStore

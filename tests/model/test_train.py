@@ -16,7 +16,7 @@ from coinseason.api.app import create_app
 from coinseason.cli import app
 from coinseason.model.config import TrainConfig
 from coinseason.providers.files import FileFormat
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from coinseason.services.outlook import OutlookService
 from coinseason.settings import Settings
 from coinseason.store import DuckDBStore

@@ -11,7 +11,7 @@ import pytest
 from coinseason.data import quality
 from coinseason.errors import FormatError
 from coinseason.providers.files import FileFormat
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from coinseason.store import DuckDBStore
 from tests.conftest import DATA_DIR, fixed_clock, shared_file
 

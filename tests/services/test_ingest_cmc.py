@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from coinseason.providers.files import FileFormat
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from coinseason.store import DuckDBStore
 from tests.conftest import CMC_SNAPSHOTS, fixed_clock, shared_file
 

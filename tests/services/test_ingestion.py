@@ -15,11 +15,11 @@ import polars as pl
 import pytest
 
 from coinseason.data.gates import REASON_PENDING, REASON_SPIKE
-from coinseason.data.schema import FLAG_MCAP_SPIKE
+from coinseason.data.tidy import FLAG_MCAP_SPIKE
 from coinseason.errors import ConfigError, RetryableProviderError
 from coinseason.services.analytics import AnalyticsService, SeasonQuery
 from coinseason.services.ingestion import IngestConfig, IngestionService, LeaseHeld, Schedule
-from coinseason.store import DuckDBStore, MarketStore
+from coinseason.store import DuckDBStore, Store
 from tests.conftest import COINGECKO_DAILY, SMALL_MARKET_DAYS, shared_file
 from tests.services.ingest_fakes import REAL_COINS, REAL_END, REAL_START, FakeProvider, real_daily, small_daily
 
@@ -43,11 +43,11 @@ def real() -> pl.DataFrame:
     return real_daily(shared_file(COINGECKO_DAILY))
 
 
-def service(store: MarketStore, provider: FakeProvider, clock: Clock, **config: object) -> IngestionService:
+def service(store: Store, provider: FakeProvider, clock: Clock, **config: object) -> IngestionService:
     return IngestionService(store, provider, clock=clock, config=IngestConfig(**config))  # type: ignore[arg-type]
 
 
-def stored(store: MarketStore) -> pl.DataFrame:
+def stored(store: Store) -> pl.DataFrame:
     return store.observations(
         "coingecko", columns=("coin_id", "date", "price", "market_cap", "volume", "rank", "flags")
     ).sort("coin_id", "date")
@@ -114,7 +114,7 @@ def test_backfill_without_since_goes_as_far_back_as_the_plan(store: DuckDBStore,
 # -- gates on ingestion: a 1000x spike leaves every index as it was ---------------------------------------------
 
 
-def indices(store: MarketStore) -> tuple[pl.DataFrame, pl.DataFrame]:
+def indices(store: Store) -> tuple[pl.DataFrame, pl.DataFrame]:
     analytics = AnalyticsService(store)
     season = analytics.season_history(SeasonQuery(top=2, window=3), source="coingecko")
     dominance = analytics.dominance_history(source="coingecko", exclude="none")
@@ -284,7 +284,7 @@ def run_loop(ingest: IngestionService, clock: Clock, until: dt.datetime) -> None
     asyncio.run(main())
 
 
-def snapshot_times(store: MarketStore) -> list[tuple[str, dt.datetime]]:
+def snapshot_times(store: Store) -> list[tuple[str, dt.datetime]]:
     frame = store.imports()
     return [(f.removeprefix("provider-"), t) for f, t in zip(frame["format"], frame["imported_at"], strict=True)]
 

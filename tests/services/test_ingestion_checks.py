@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from coinseason.data.gates import FLAG_SOURCE_DEVIATION, REASON_PRICE_DEVIATION, REASON_PRICE_DISPUTED
-from coinseason.data.schema import FLAG_MCAP_SPIKE
+from coinseason.data.tidy import FLAG_MCAP_SPIKE
 from coinseason.errors import RetryableProviderError
 from coinseason.live.binance import Ticker
 from coinseason.live.reference import ExchangeReference

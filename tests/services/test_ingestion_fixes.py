@@ -13,13 +13,13 @@ import polars as pl
 import pytest
 
 from coinseason.data.gates import REASON_PENDING, REASON_PRICE_SPIKE, REASON_STALE
-from coinseason.data.schema import FLAG_MCAP_SPIKE, TokenClass
+from coinseason.data.tidy import FLAG_MCAP_SPIKE, TokenClass
 from coinseason.errors import ProviderError, RetryableProviderError
 from coinseason.providers.base import CoinHistory, GlobalSnapshot, MarketSnapshot
 from coinseason.services.analytics import AnalyticsService, SeasonQuery
 from coinseason.services.ingestion import IngestionService, IngestReport
 from coinseason.services.ingestion.service import EXCLUSION_CATEGORIES, SnapshotRejected
-from coinseason.store import DuckDBStore, MarketStore
+from coinseason.store import DuckDBStore, Store
 from tests.conftest import SMALL_MARKET_DAYS
 from tests.services.ingest_fakes import FakeProvider, small_daily
 from tests.services.test_ingestion import Clock, at, service
@@ -35,7 +35,7 @@ def glitched(coin: str = "fast", factor: float = 1000.0) -> pl.DataFrame:
     )
 
 
-def hand_indices(store: MarketStore) -> tuple[list[float], list[float]]:
+def hand_indices(store: Store) -> tuple[list[float], list[float]]:
     """The 3-day index over the top 2 (default exclusions) and BTC dominance over every coin, per day."""
     analytics = AnalyticsService(store)
     season = analytics.season_history(SeasonQuery(top=2, window=3), source="coingecko")
@@ -150,7 +150,7 @@ def test_a_retryable_error_still_stops_the_backfill_at_its_cursor(store: DuckDBS
 # -- a backfill over days the daily snapshots stored ----------------------------------------------------------------
 
 
-def test_a_backfill_keeps_the_ranks_and_supplies_the_daily_snapshots_stored(any_store: MarketStore) -> None:
+def test_a_backfill_keeps_the_ranks_and_supplies_the_daily_snapshots_stored(any_store: Store) -> None:
     clock = Clock(at(SMALL_MARKET_DAYS[0], 0, 1))
     provider = FakeProvider(small_daily(), clock=clock)
     ingest = service(any_store, provider, clock, top=4)
@@ -289,7 +289,7 @@ def test_snapshots_from_the_fake_server_land_when_it_stamps_rows_at_serve_time(t
     )
     data = ProviderData.from_frames(frame.collect(), as_of=last)
 
-    async def snapshot(url: str, store: MarketStore) -> IngestReport:
+    async def snapshot(url: str, store: Store) -> IngestReport:
         provider = CoinGeckoProvider("pro", api_key="test-key", base_url=url)
         try:  # the real clock and the default one-hour heartbeat
             return await IngestionService(store, provider, clock=lambda: dt.datetime.now(dt.UTC)).snapshot("daily")

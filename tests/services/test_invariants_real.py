@@ -10,7 +10,7 @@ import pytest
 
 from coinseason.providers.files import FileFormat
 from coinseason.services.analytics import AnalyticsService, SeasonQuery
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from coinseason.store import DuckDBStore
 from tests.conftest import COINGECKO_DAILY, fixed_clock, shared_file
 

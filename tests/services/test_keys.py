@@ -14,18 +14,18 @@ from typer.testing import CliRunner
 from coinseason.cli_keys import keys_app
 from coinseason.errors import ConfigError
 from coinseason.services.keys import KeyService, hash_secret, parse_key
-from coinseason.store import DuckDBStore, MarketStore
+from coinseason.store import DuckDBStore, Store
 from tests.conftest import FIXED_NOW, fixed_clock
 
 KEY = re.compile(r"cs_([A-Za-z0-9]{8})_([A-Za-z0-9_-]{43})")
 
 
 @pytest.fixture
-def service(any_store: MarketStore) -> KeyService:
+def service(any_store: Store) -> KeyService:
     return KeyService(any_store, clock=fixed_clock)
 
 
-def test_create_returns_the_key_once_and_stores_its_hash(service: KeyService, any_store: MarketStore) -> None:
+def test_create_returns_the_key_once_and_stores_its_hash(service: KeyService, any_store: Store) -> None:
     record, key = service.create("  dashboard  ")
     found = KEY.fullmatch(key)
     assert found is not None
@@ -126,7 +126,7 @@ def test_a_taken_prefix_is_drawn_again(service: KeyService, monkeypatch: pytest.
     assert service.verify(key) == second
 
 
-def test_times_are_utc(any_store: MarketStore) -> None:
+def test_times_are_utc(any_store: Store) -> None:
     plus_two = dt.timezone(dt.timedelta(hours=2))
     service = KeyService(any_store, clock=lambda: dt.datetime(2026, 1, 1, 14, 0, tzinfo=plus_two))
     record, _ = service.create("tz")

@@ -12,7 +12,7 @@ import pytest
 from coinseason.errors import ConfigError, DataError
 from coinseason.providers.files import FileFormat
 from coinseason.services.analytics import AnalyticsService
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from coinseason.services.rebalance import holdings_frame, rebalance
 from coinseason.services.trading import BacktestParams, TradingService
 from coinseason.store import DuckDBStore

@@ -15,8 +15,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
-import pytest
 from psycopg import sql
+
+from tests.support.requirements import skip_or_fail
 
 SERVER = os.environ.get("COINSEASON_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432").rstrip("/")
 _where = urlsplit(SERVER)
@@ -28,9 +29,7 @@ def admin() -> psycopg.Connection[tuple[Any, ...]]:
     try:
         return psycopg.connect(f"{SERVER}/postgres", autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{UNREACHABLE} (CI=true, so PostgreSQL tests must run): {exc}")
-        pytest.skip(UNREACHABLE)
+        skip_or_fail(f"{UNREACHABLE}: {exc}")
 
 
 @contextmanager

@@ -8,9 +8,10 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from coinseason.data.tidy import FEATURE_SCHEMA
 from coinseason.errors import StoreError
-from coinseason.store import MarketStore
-from coinseason.store.base import FEATURE_SCHEMA, ModelArtifact
+from coinseason.store import Store
+from coinseason.store.records import ModelArtifact
 from tests.conftest import FIXED_NOW
 
 
@@ -30,7 +31,7 @@ def rows(items: list[tuple[str, str, dt.datetime, float | None]]) -> pl.DataFram
     )
 
 
-def test_rows_round_trip_with_counts(any_store: MarketStore) -> None:
+def test_rows_round_trip_with_counts(any_store: Store) -> None:
     first = rows(
         [("fng.value", "2024-01-01", at("2024-01-02"), 30.0), ("fng.value", "2024-01-02", at("2024-01-03"), 15.0)]
     )
@@ -47,7 +48,7 @@ def test_rows_round_trip_with_counts(any_store: MarketStore) -> None:
     ]
 
 
-def test_revisions_are_kept_and_known_by_reads_the_past(any_store: MarketStore) -> None:
+def test_revisions_are_kept_and_known_by_reads_the_past(any_store: Store) -> None:
     any_store.write_features(
         rows(
             [
@@ -66,7 +67,7 @@ def test_revisions_are_kept_and_known_by_reads_the_past(any_store: MarketStore) 
     assert any_store.features().schema == pl.Schema(FEATURE_SCHEMA)
 
 
-def test_a_bad_batch_writes_nothing_and_keeps_what_was_stored(any_store: MarketStore) -> None:
+def test_a_bad_batch_writes_nothing_and_keeps_what_was_stored(any_store: Store) -> None:
     any_store.write_features(rows([("fng.value", "2024-01-01", at("2024-01-02"), 30.0)]))
     bad = rows(
         [("fng.value", "2024-01-02", at("2024-01-03"), 20.0), ("fng.value", "2024-01-03", at("2024-01-04"), None)]
@@ -76,7 +77,7 @@ def test_a_bad_batch_writes_nothing_and_keeps_what_was_stored(any_store: MarketS
     assert any_store.features()["value"].to_list() == [30.0]
 
 
-def test_model_artifacts(any_store: MarketStore) -> None:
+def test_model_artifacts(any_store: Store) -> None:
     assert any_store.model() is None
     old = ModelArtifact("v1", FIXED_NOW, {"horizon": 30}, b"\x00\x01model")
     new = ModelArtifact("v2", FIXED_NOW + dt.timedelta(hours=1), {"horizon": 14}, b"\xff" * 1000)

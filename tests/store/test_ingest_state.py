@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from coinseason.errors import StoreError
-from coinseason.store import MarketStore, open_store
-from coinseason.store.base import IngestCursor
+from coinseason.store import Store, open_store
+from coinseason.store.records import IngestCursor
 from tests.conftest import FIXED_NOW
 from tests.store.postgres_server import fresh_database
 from tests.store.test_store_contract import RECORD, coins, obs
@@ -19,7 +19,7 @@ from tests.store.test_store_contract import RECORD, coins, obs
 TTL = dt.timedelta(seconds=30)
 
 
-def test_cursor_is_saved_with_the_rows(any_store: MarketStore) -> None:
+def test_cursor_is_saved_with_the_rows(any_store: Store) -> None:
     assert any_store.ingest_cursor("backfill:s") is None
     any_store.write_import(
         coins(["a"]), obs([("a", "2024-01-01", 1.0)]), RECORD, cursor=IngestCursor("backfill:s", '{"done": 1}')
@@ -32,7 +32,7 @@ def test_cursor_is_saved_with_the_rows(any_store: MarketStore) -> None:
     assert any_store.ingest_cursor("other") is None
 
 
-def test_a_failed_write_leaves_the_cursor_where_it_was(any_store: MarketStore) -> None:
+def test_a_failed_write_leaves_the_cursor_where_it_was(any_store: Store) -> None:
     any_store.write_import(
         coins(["a"]), obs([("a", "2024-01-01", 1.0)]), RECORD, cursor=IngestCursor("backfill:s", "1")
     )
@@ -43,7 +43,7 @@ def test_a_failed_write_leaves_the_cursor_where_it_was(any_store: MarketStore) -
     assert any_store.observations("s")["coin_id"].to_list() == ["a"]
 
 
-def test_lease_has_one_holder_until_it_expires(any_store: MarketStore) -> None:
+def test_lease_has_one_holder_until_it_expires(any_store: Store) -> None:
     assert any_store.acquire_lease("ingest", "one", FIXED_NOW, TTL)
     assert not any_store.acquire_lease("ingest", "two", FIXED_NOW + dt.timedelta(seconds=10), TTL)
     assert any_store.acquire_lease("ingest", "one", FIXED_NOW + dt.timedelta(seconds=20), TTL)  # renewed to +50 s
@@ -53,7 +53,7 @@ def test_lease_has_one_holder_until_it_expires(any_store: MarketStore) -> None:
     assert any_store.acquire_lease("other", "one", FIXED_NOW, TTL)  # leases are independent
 
 
-def test_released_lease_is_free_and_only_its_holder_releases_it(any_store: MarketStore) -> None:
+def test_released_lease_is_free_and_only_its_holder_releases_it(any_store: Store) -> None:
     assert any_store.acquire_lease("ingest", "one", FIXED_NOW, TTL)
     any_store.release_lease("ingest", "two")  # not the holder: nothing happens
     assert not any_store.acquire_lease("ingest", "two", FIXED_NOW, TTL)
@@ -61,12 +61,12 @@ def test_released_lease_is_free_and_only_its_holder_releases_it(any_store: Marke
     assert any_store.acquire_lease("ingest", "two", FIXED_NOW, TTL)
 
 
-def test_lease_refuses_naive_times(any_store: MarketStore) -> None:
+def test_lease_refuses_naive_times(any_store: Store) -> None:
     with pytest.raises(StoreError, match="no time zone"):
         any_store.acquire_lease("ingest", "one", FIXED_NOW.replace(tzinfo=None), TTL)
 
 
-def test_a_holder_known_dead_is_replaced_at_once(any_store: MarketStore) -> None:
+def test_a_holder_known_dead_is_replaced_at_once(any_store: Store) -> None:
     assert any_store.lease_holder("ingest") is None
     assert any_store.acquire_lease("ingest", "one", FIXED_NOW, TTL)
     assert any_store.lease_holder("ingest") == "one"
@@ -97,6 +97,6 @@ def test_concurrent_takers_on_postgres_exactly_one_wins() -> None:
                 s.close()
 
 
-def _take(store: MarketStore, name: str, i: int, barrier: threading.Barrier, won: list[bool]) -> None:
+def _take(store: Store, name: str, i: int, barrier: threading.Barrier, won: list[bool]) -> None:
     barrier.wait()
     won[i] = store.acquire_lease(name, f"owner-{i}", FIXED_NOW, TTL)

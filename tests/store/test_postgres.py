@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from coinseason.errors import StoreError
-from coinseason.store import DuckDBStore, ImportRecord, MarketStore, WriteCounts, open_store
+from coinseason.store import DuckDBStore, ImportRecord, Store, WriteCounts, open_store
 from coinseason.store.postgres import PostgresStore, redact
 from tests.conftest import FIXED_NOW
 from tests.store.postgres_server import fresh_database
@@ -81,7 +81,7 @@ def test_concurrent_imports_count_exactly(pg_url: str) -> None:
     errors: list[BaseException] = []
     start = threading.Barrier(len(stores))
 
-    def run(store: MarketStore) -> None:
+    def run(store: Store) -> None:
         try:
             start.wait()
             results.append(store.write_import(coin_frame, frame, RECORD))

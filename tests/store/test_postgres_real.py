@@ -10,8 +10,8 @@ import pytest
 
 from coinseason.providers.files import FileFormat
 from coinseason.services.analytics import AnalyticsService, SeasonQuery, load_engine
-from coinseason.services.ingest import ImportReport, ImportService
-from coinseason.store import DuckDBStore, MarketStore
+from coinseason.services.importing import ImportReport, ImportService
+from coinseason.store import DuckDBStore, Store
 from coinseason.store.postgres import PostgresStore
 from tests.conftest import COINGECKO_DAILY, fixed_clock, shared_file
 from tests.store.postgres_server import fresh_database
@@ -27,7 +27,7 @@ def pg_store() -> Iterator[PostgresStore]:
         store.close()
 
 
-def import_coingecko(store: MarketStore) -> ImportReport:
+def import_coingecko(store: Store) -> ImportReport:
     return ImportService(store, clock=fixed_clock).import_file(shared_file(COINGECKO_DAILY), FileFormat.COINGECKO_DAILY)
 
 

@@ -12,9 +12,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from coinseason.data.schema import OBSERVATION_SCHEMA
+from coinseason.data.tidy import OBSERVATION_SCHEMA
 from coinseason.errors import ConfigError, StoreError
-from coinseason.store import DuckDBStore, ImportRecord, MarketStore, open_store
+from coinseason.store import DuckDBStore, ImportRecord, Store, open_store
 from tests.conftest import FIXED_NOW
 
 
@@ -51,7 +51,7 @@ def coins(ids: list[str]) -> pl.DataFrame:
 RECORD = ImportRecord(source="s", path="p", format="tidy", sha256="x", imported_at=FIXED_NOW, rejected=0)
 
 
-def test_write_read_and_counts(any_store: MarketStore) -> None:
+def test_write_read_and_counts(any_store: Store) -> None:
     counts = any_store.write_import(
         coins(["a", "b"]), obs([("a", "2024-01-01", 1.0), ("b", "2024-01-01", 2.0)]), RECORD
     )
@@ -76,7 +76,7 @@ def test_write_read_and_counts(any_store: MarketStore) -> None:
     assert last["date"].to_list() == [dt.date(2024, 1, 2), dt.date(2024, 1, 1)]
 
 
-def test_sources_are_kept_apart(any_store: MarketStore) -> None:
+def test_sources_are_kept_apart(any_store: Store) -> None:
     any_store.write_import(coins(["a"]), obs([("a", "2024-01-01", 1.0)]), RECORD)
     other = obs([("a", "2024-01-01", 9.0)]).with_columns(pl.lit("t").alias("source"))
     any_store.write_import(coins(["a"]).with_columns(pl.lit("t").alias("source")), other, RECORD)
@@ -84,7 +84,7 @@ def test_sources_are_kept_apart(any_store: MarketStore) -> None:
     assert any_store.observations("t", columns=("price",))["price"].to_list() == [9.0]
 
 
-def test_failed_write_leaves_store_exactly_as_it_was(any_store: MarketStore) -> None:
+def test_failed_write_leaves_store_exactly_as_it_was(any_store: Store) -> None:
     any_store.write_import(coins(["a"]), obs([("a", "2024-01-01", 1.0)]), RECORD)
     bad = obs([("a", "2024-01-02", 2.0), ("z", "2024-01-01", 3.0)]).with_columns(
         pl.when(pl.col("coin_id") == "z").then(None).otherwise(pl.col("price")).alias("price")
@@ -114,7 +114,7 @@ def test_not_a_store(tmp_path: Path) -> None:
         DuckDBStore(path)
 
 
-def test_values_come_back_exactly(any_store: MarketStore) -> None:
+def test_values_come_back_exactly(any_store: Store) -> None:
     tricky = [0.1, 1 / 3, 5e-324, 1.7976931348623157e308, -0.0, float("inf"), 123456789.12345679, float("nan")]
     frame = pl.DataFrame(
         {
@@ -142,7 +142,7 @@ def test_values_come_back_exactly(any_store: MarketStore) -> None:
     assert (again.added, again.updated, again.unchanged) == (0, 0, 8)
 
 
-def test_read_schemas(any_store: MarketStore) -> None:
+def test_read_schemas(any_store: Store) -> None:
     any_store.write_import(coins(["a"]), obs([("a", "2024-01-01", 1.0)]), RECORD)
     assert any_store.observations("s", columns=("flags", "rank", "date")).schema == pl.Schema(
         {"flags": pl.Int16, "rank": pl.Int32, "date": pl.Date}
@@ -179,7 +179,7 @@ def test_read_schemas(any_store: MarketStore) -> None:
         any_store.observations("s", columns=("price", "nope"))
 
 
-def test_empty_reads(any_store: MarketStore) -> None:
+def test_empty_reads(any_store: Store) -> None:
     assert any_store.observations("s").height == 0
     assert any_store.observations("s").schema == pl.Schema(
         {c: OBSERVATION_SCHEMA[c] for c in ("coin_id", "date", "price", "market_cap", "flags")}
@@ -191,7 +191,7 @@ def test_empty_reads(any_store: MarketStore) -> None:
     assert any_store.api_keys() == []
 
 
-def test_last_observations_before_a_day(any_store: MarketStore) -> None:
+def test_last_observations_before_a_day(any_store: Store) -> None:
     rows = [("a", "2024-01-01", 1.0), ("a", "2024-01-03", 3.0), ("b", "2024-01-02", 2.0), ("c", "2024-01-05", 5.0)]
     any_store.write_import(coins(["a", "b", "c"]), obs(rows), RECORD)
     last = any_store.last_observations("s", before=dt.date(2024, 1, 3))
@@ -201,7 +201,7 @@ def test_last_observations_before_a_day(any_store: MarketStore) -> None:
     ]
 
 
-def test_coins_keep_known_names_and_take_classes(any_store: MarketStore) -> None:
+def test_coins_keep_known_names_and_take_classes(any_store: Store) -> None:
     named = coins(["a", "b"]).with_columns(pl.Series("name", ["Alpha", "Beta"]))
     any_store.write_import(named, obs([("a", "2024-01-01", 1.0), ("b", "2024-01-01", 1.0)]), RECORD)
     any_store.write_import(coins(["a"]), obs([("a", "2024-01-02", 1.0)]), RECORD)  # name NULL: keep "Alpha"
@@ -218,7 +218,7 @@ def test_coins_keep_known_names_and_take_classes(any_store: MarketStore) -> None
 BERLIN = dt.timezone(dt.timedelta(hours=1))
 
 
-def test_api_keys(any_store: MarketStore) -> None:
+def test_api_keys(any_store: Store) -> None:
     assert any_store.api_key("abcdefgh") is None
     any_store.add_api_key("abcdefgh", "first", "f" * 64, FIXED_NOW)
     any_store.add_api_key("ABCDEFGH", "second", "e" * 64, dt.datetime(2026, 11, 24, 14, 0, tzinfo=BERLIN))
@@ -233,7 +233,7 @@ def test_api_keys(any_store: MarketStore) -> None:
     assert listed[1].created_at == dt.datetime(2026, 11, 24, 13, 0, tzinfo=dt.UTC)
 
 
-def test_api_key_revocation(any_store: MarketStore) -> None:
+def test_api_key_revocation(any_store: Store) -> None:
     any_store.add_api_key("abcdefgh", "first", "f" * 64, FIXED_NOW)
     later = FIXED_NOW + dt.timedelta(days=1, microseconds=7)
     assert any_store.revoke_api_key("abcdefgh", later) is True
@@ -244,14 +244,14 @@ def test_api_key_revocation(any_store: MarketStore) -> None:
     assert [k.revoked_at for k in any_store.api_keys()] == [later]
 
 
-def test_api_key_prefix_is_unique(any_store: MarketStore) -> None:
+def test_api_key_prefix_is_unique(any_store: Store) -> None:
     any_store.add_api_key("abcdefgh", "first", "f" * 64, FIXED_NOW)
     with pytest.raises(StoreError, match="prefix 'abcdefgh' exists already"):
         any_store.add_api_key("abcdefgh", "again", "0" * 64, FIXED_NOW)
     assert [k.name for k in any_store.api_keys()] == ["first"]
 
 
-def test_api_key_times_must_be_aware(any_store: MarketStore) -> None:
+def test_api_key_times_must_be_aware(any_store: Store) -> None:
     with pytest.raises(StoreError, match="no time zone"):
         any_store.add_api_key("abcdefgh", "naive", "f" * 64, dt.datetime(2026, 1, 1))  # noqa: DTZ001
     assert any_store.api_keys() == []
@@ -268,7 +268,7 @@ def test_an_old_store_gains_the_api_key_table(tmp_path: Path) -> None:
     store.close()
 
 
-def test_one_store_is_shared_safely_by_threads(any_store: MarketStore) -> None:
+def test_one_store_is_shared_safely_by_threads(any_store: Store) -> None:
     # the API reads one store from its thread pool, its reload thread and the event loop at once
     any_store.write_import(coins(["a"]), obs([("a", "2024-01-01", 1.0)]), RECORD)
     failures: list[str] = []

@@ -16,6 +16,7 @@ import pytest
 import redis
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, Playwright, Route, WebSocketRoute, sync_playwright
 
+from tests.support.requirements import skip_or_fail
 from tests.web.artifacts import SCREENSHOT
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, ensure_chromium
 
@@ -38,13 +39,6 @@ def chromium() -> Path:
     if reason is not None:
         skip_or_fail(reason)
     return CHROMIUM
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip the test, or fail it under ``CI=true``, where every test must run."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from playwright.sync_api import Browser
 
 from coinseason.api.cache import RedisInvalidation
 from coinseason.providers.files import FileFormat
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from coinseason.store import open_store
 from tests.api.serve_helpers import Server, serve
 from tests.conftest import COINGECKO_DAILY, fixed_clock, shared_file

@@ -27,7 +27,7 @@ from playwright.sync_api import Browser
 from coinseason.api.app import create_app
 from coinseason.api.state import ApiState
 from coinseason.providers.files import FileFormat
-from coinseason.services.ingest import ImportService
+from coinseason.services.importing import ImportService
 from coinseason.settings import Settings
 from coinseason.store import DuckDBStore
 from tests.conftest import SMALL_MARKET_DAYS, fixed_clock, small_market_csv

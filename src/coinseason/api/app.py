@@ -17,16 +17,17 @@ from coinseason.api.cache import Invalidation, LocalInvalidation, RedisInvalidat
 from coinseason.api.compression import OnTheFlyGZip
 from coinseason.api.guard import FrontDoor
 from coinseason.api.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter, redis_from_url
-from coinseason.api.logging import configure_logging
 from coinseason.api.metrics import Metrics
+from coinseason.api.models import Problem
 from coinseason.api.routes import coins, dominance, meta, season, stream
-from coinseason.api.schemas import Problem
 from coinseason.api.state import ApiState
 from coinseason.api.stream import StreamHub
+from coinseason.clock import utc_now as _utc_now
+from coinseason.logs import configure_logging
 from coinseason.services.analytics import AnalyticsService
 from coinseason.services.keys import KeyService
 from coinseason.settings import Settings
-from coinseason.store import MarketStore, open_store
+from coinseason.store import Store, open_store
 from coinseason.web import mount_dashboard
 
 log = logging.getLogger("coinseason.api")
@@ -40,10 +41,6 @@ DESCRIPTION = """Is it Bitcoin season or altcoin season, how strongly, since whe
 
 Every series says how it was made (`method`): source, universe size, window, exclusion set and its version.
 Send your key in the `X-API-Key` header (never in the URL). Errors are `application/problem+json`."""
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class CoinseasonAPI(FastAPI):
@@ -93,7 +90,7 @@ async def _stop(tasks: list[asyncio.Task[None]]) -> None:
 def create_app(
     settings: Settings | None = None,
     *,
-    store: MarketStore | None = None,
+    store: Store | None = None,
     clock: Callable[[], dt.datetime] = _utc_now,
     limiter: RateLimiter | None = None,
     invalidation: Invalidation | None = None,

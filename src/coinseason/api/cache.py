@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from coinseason.aio import raise_if_cancelled
 from coinseason.api.compression import GZIP_MIN_BYTES, compressible, gzip_bytes, gzip_etag
 from coinseason.api.limits import redis_address
-from coinseason.errors import CoinseasonError
+from coinseason.errors import InvalidationUnavailable
 
 __all__ = [
     "CACHE_CONTROL",
@@ -198,10 +198,6 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
         position = match.end()
 
 
-class InvalidationUnavailable(CoinseasonError):
-    """The invalidation channel (Redis) did not take the message: other replicas keep serving their caches."""
-
-
 class Invalidation(Protocol):
     async def publish(self) -> None:
         """Say that new data landed: every listener (this process's included) runs its callback."""
@@ -342,7 +338,7 @@ class RedisInvalidation:
                 )
             finally:
                 self.ready.clear()
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._max_backoff)
 

@@ -26,9 +26,10 @@ from starlette.middleware.cors import CORSMiddleware
 from coinseason.api.cache import CachedResponse, Encoded, cache_key, etag_matches
 from coinseason.api.compression import accepts_gzip
 from coinseason.api.limits import LimiterUnavailable
-from coinseason.api.logging import AccessLog, request_id, route_template, valid_request_id
+from coinseason.api.logging import AccessLog, route_template, valid_request_id
 from coinseason.api.problems import PROBLEM_JSON, problem_bytes
 from coinseason.api.state import ApiState
+from coinseason.logs import request_id
 
 __all__ = ["KEY_CACHE_SECONDS", "KEY_PARAMS", "FrontDoor"]
 

@@ -31,7 +31,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from coinseason.errors import CoinseasonError
+from coinseason.errors import LimiterUnavailable
 
 __all__ = [
     "LimiterUnavailable",
@@ -58,10 +58,6 @@ class RateDecision:
     remaining: int
     retry_after: float
     """Seconds until a request would be allowed; 0 when this one was."""
-
-
-class LimiterUnavailable(CoinseasonError):
-    """The shared rate limiter (Redis) did not answer: the API refuses the request (503) rather than serve unmetered."""
 
 
 class RateLimiter(Protocol):

@@ -30,7 +30,7 @@ from coinseason.errors import CoinseasonError
 from coinseason.services.analytics import AnalyticsService
 from coinseason.services.keys import KeyService
 from coinseason.settings import Settings
-from coinseason.store.base import MarketStore
+from coinseason.store.protocols import Store
 
 log = logging.getLogger("coinseason.api")
 
@@ -57,7 +57,7 @@ def stream_message(topic: str, data: bytes, sent_at: dt.datetime) -> bytes:
 @dataclass
 class ApiState:
     settings: Settings
-    store: MarketStore
+    store: Store
     analytics: AnalyticsService
     keys: KeyService
     cache: ResponseCache

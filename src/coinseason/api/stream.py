@@ -12,16 +12,12 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Collection, Iterable
 
-from coinseason.errors import CoinseasonError
+from coinseason.errors import SubscriptionClosed
 
 __all__ = ["TOPICS", "StreamHub", "Subscription", "SubscriptionClosed"]
 
 TOPICS: frozenset[str] = frozenset({"season", "dominance", "intraday"})
 """season and dominance: pushed when new daily data lands; intraday: pushed by the live feed."""
-
-
-class SubscriptionClosed(CoinseasonError):
-    """The subscription was ended (unsubscribed, or the hub closed): there is nothing more to read."""
 
 
 class Subscription:

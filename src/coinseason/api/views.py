@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from coinseason.api.schemas import DominanceLatest, Method, SeasonLatest
+from coinseason.api.models import DominanceLatest, Method, SeasonLatest
 from coinseason.api.state import ApiState
 from coinseason.core.resample import Interval
 from coinseason.errors import NoDataError

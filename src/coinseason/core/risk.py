@@ -1,6 +1,6 @@
 """Risk and liquidity tools: position sizing, stop simulation, concentration, correlation, liquidity.
 
-Pure functions over numpy arrays; volatilities are annualised with :data:`coinseason.core.metrics.DAYS_PER_YEAR`.
+Pure functions over numpy arrays; volatilities are annualised with :data:`coinseason.core.performance.DAYS_PER_YEAR`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from coinseason.core.metrics import DAYS_PER_YEAR
+from coinseason.core.performance import DAYS_PER_YEAR
 
 Floats = NDArray[np.float64]
 

@@ -1,6 +1,6 @@
 """Token classification: which coins are stablecoins, wrapped, liquid-staking or tokenized assets.
 
-These four classes (:class:`~coinseason.data.schema.TokenClass`) are kept out of the season index and of
+These four classes (:class:`~coinseason.data.tidy.TokenClass`) are kept out of the season index and of
 dominance by default: they are dollars, or claims on a coin already counted. Every decision records its
 ``basis`` (a human-readable why) and its ``source`` (``categories``, ``curated``, ``price_peg``, ``override``
 or ``none``).
@@ -87,7 +87,7 @@ from coinseason.core.peg import (
     is_pegged_stats,
     peg_stats,
 )
-from coinseason.data.schema import TokenClass
+from coinseason.data.tidy import TokenClass
 from coinseason.errors import ConfigError, DataError
 
 SOURCE_CATEGORIES: Final = "categories"

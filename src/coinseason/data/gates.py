@@ -13,7 +13,7 @@ Pure: frames and arrays in, frames and counts out; no store, no clock, no settin
   source reporting the coin (CoinGecko, CoinMarketCap, an exchange median, ...);
 * **staleness**: a provider value last updated longer ago than its heartbeat.
 
-A flagged day carries :data:`~coinseason.data.schema.FLAG_MCAP_SPIKE`, which the engine reads as "no price and no
+A flagged day carries :data:`~coinseason.data.tidy.FLAG_MCAP_SPIKE`, which the engine reads as "no price and no
 market cap that day" (the gap fill takes the day before), so the indices never move on it. A stale price is
 rejected, counted with its reason; a price off the other sources is rejected when at least three sources report
 the coin and the primary is the outlier, and flagged (kept, out of the indices) when only two do: with two, the
@@ -32,7 +32,7 @@ import polars as pl
 from numpy.typing import NDArray
 
 from coinseason.data.quality import reject_bad_rows, reject_conflicting_keys
-from coinseason.data.schema import FLAG_MCAP_SPIKE, conform_observations
+from coinseason.data.tidy import FLAG_MCAP_SPIKE, conform_observations
 
 FLAG_SUPPLY_JUMP: Final[int] = 2
 """Bit in ``flags``: the circulating supply jumped that day (the market cap is also kept out)."""

@@ -9,7 +9,7 @@ from typing import Final
 
 import polars as pl
 
-from coinseason.data.schema import OBSERVATION_KEY, OBSERVATION_VALUES
+from coinseason.data.tidy import OBSERVATION_KEY, OBSERVATION_VALUES
 
 EARLIEST_DAY: Final = dt.date(2009, 1, 3)
 """Bitcoin's genesis block: no market data can be older."""

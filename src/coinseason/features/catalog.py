@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from coinseason.store.base import FEATURE_SCHEMA
+from coinseason.data.tidy import FEATURE_SCHEMA
 
 __all__ = ["FEATURE_SCHEMA", "SPECS", "FeatureFormat", "SeriesSpec", "known_at"]
 

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from coinseason.core import features as f
+from coinseason.core import feature_math as f
 from coinseason.core.season import classify_season
 from coinseason.features.changepoint import dominance_change_points
 from coinseason.features.market import MarketSeries

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from coinseason.core.features import share_above_average
+from coinseason.core.feature_math import share_above_average
 from coinseason.core.universe import NO_COIN
 from coinseason.services.analytics import AnalyticsService
 

@@ -35,16 +35,16 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from coinseason.core.engine import MAX_WINDOW
 from coinseason.core.intraday import IntradayIndex, intraday_index
 from coinseason.core.season import SEASON_NAMES, classify_season, published_round
 from coinseason.core.universe import NO_COIN
-from coinseason.data.schema import TokenClass
+from coinseason.data.tidy import TokenClass
 from coinseason.errors import ConfigError, NoDataError
 from coinseason.live.binance import Ticker
 from coinseason.live.reference import DEFAULT_TICK_FACTOR, ExchangeReference, off_by
 from coinseason.live.symbols import SymbolMap, build_symbol_map
 from coinseason.services.analytics import AnalyticsService
-from coinseason.services.engine import MAX_WINDOW
 
 log = logging.getLogger("coinseason.live")
 

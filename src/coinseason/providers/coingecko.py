@@ -40,6 +40,7 @@ from typing import Any, Final
 import httpx
 import polars as pl
 
+from coinseason.clock import utc_now as _utc_now
 from coinseason.errors import ConfigError, ProviderError
 from coinseason.providers.base import (
     HISTORY_SCHEMA,
@@ -72,10 +73,6 @@ COINGECKO_PLANS: Final[dict[str, Plan]] = {
 KEY_HEADERS: Final = {"demo": "x-cg-demo-api-key", "pro": "x-cg-pro-api-key"}
 PAGE_SIZE: Final = 250
 """CoinGecko's largest ``per_page`` for ``/coins/markets``."""
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class CoinGeckoProvider(PlanProvider):

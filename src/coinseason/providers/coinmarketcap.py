@@ -41,6 +41,7 @@ from typing import Any, Final
 import httpx
 import polars as pl
 
+from coinseason.clock import utc_now as _utc_now
 from coinseason.errors import ConfigError, ProviderError, RetryableProviderError
 from coinseason.providers.base import (
     HISTORY_SCHEMA,
@@ -77,10 +78,6 @@ LISTING_PAGE: Final = 5000
 """CMC's largest ``limit`` for ``listings/latest``."""
 RETRYABLE_CODES: Final = frozenset({1008, 1011})
 QUOTA_CODES: Final = frozenset({1009, 1010})
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def cmc_coin_id(cmc_id: int) -> str:

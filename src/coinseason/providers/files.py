@@ -32,7 +32,7 @@ from typing import Any
 
 import polars as pl
 
-from coinseason.data.schema import COIN_SCHEMA, FLAG_MCAP_SPIKE, conform_observations, empty_observations
+from coinseason.data.tidy import COIN_SCHEMA, FLAG_MCAP_SPIKE, conform_observations, empty_observations
 from coinseason.errors import FormatError
 
 

@@ -44,7 +44,7 @@ from typing import Any, Final
 import httpx
 import orjson
 
-from coinseason.errors import ProviderError, RetryableProviderError
+from coinseason.errors import CircuitOpenError, ProviderError, RateLimitedError, RetryableProviderError, RetryLaterError
 from coinseason.providers.base import Plan
 
 __all__ = [
@@ -65,26 +65,6 @@ Check = Callable[[str, int, Any], None]
 
 _BODY_EXCERPT: Final = 200
 _MIN_SLEEP: Final = 1e-6
-
-
-class RetryLaterError(RetryableProviderError):
-    """A failure that may pass, with the server's ``Retry-After`` (seconds) when it sent one."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class RateLimitedError(RetryLaterError):
-    """The provider answered 429 (or its own rate-limit code)."""
-
-
-class CircuitOpenError(RetryableProviderError):
-    """The circuit breaker is open: the provider failed repeatedly, calls are refused until the cool-down ends."""
-
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from coinseason.core.engine import SeasonEngine
 from coinseason.core.panel import pivot_daily
 from coinseason.core.resample import Interval, period_mean
 from coinseason.core.season import (
@@ -20,15 +24,40 @@ from coinseason.core.season import (
     season_periods,
 )
 from coinseason.core.universe import NO_COIN
-from coinseason.data.schema import FLAG_MCAP_SPIKE, TokenClass
+from coinseason.data.tidy import FLAG_MCAP_SPIKE, TokenClass
 from coinseason.errors import ConfigError, NoDataError
 from coinseason.services.classify import ClassificationService, ExclusionSet, reference_coins
-from coinseason.services.engine import SeasonEngine
-from coinseason.store.base import MarketStore, SourceSummary
+from coinseason.store.protocols import Store
+from coinseason.store.records import SourceSummary
 
 log = logging.getLogger("coinseason.analytics")
 
 METHODOLOGY_VERSION = "1"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _engine_input(call: Callable[P, R]) -> Callable[P, R]:
+    """The pure engine refuses bad parameters with ``ValueError`` (core knows nothing of coinseason's errors): a
+    :class:`ConfigError` here, which the CLI and the API turn into one line or a problem+json naming it."""
+
+    @functools.wraps(call)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return call(*args, **kwargs)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+
+    return checked
+
+
+def engine_row(engine: SeasonEngine, day: dt.date) -> int:
+    """The engine's row of ``day``; a :class:`ConfigError` naming the data's span when it is outside."""
+    try:
+        return engine.row_of(day)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +133,7 @@ def _engine_values(obs: pl.DataFrame, start: dt.date) -> pl.DataFrame:
     )
 
 
-def load_engine(store: MarketStore, source: str) -> Loaded:
+def load_engine(store: Store, source: str) -> Loaded:
     """Read every observation of ``source`` into a :class:`SeasonEngine`."""
     obs = store.observations(source, columns=OBSERVATION_COLUMNS)
     if obs.height == 0:
@@ -137,7 +166,7 @@ def _column_id(engine: SeasonEngine, column: int) -> str | None:
     return None if column == NO_COIN else str(engine.coin_ids[column])
 
 
-def extend_loaded(store: MarketStore, old: Loaded) -> tuple[Loaded | None, str]:
+def extend_loaded(store: Store, old: Loaded) -> tuple[Loaded | None, str]:
     """``old`` brought up to date with the store without a rebuild, when the store only rewrote some of the last
     days (at most :attr:`SeasonEngine.rollback_days`) and added days after them, for the same coins and
     references: those days are taken back from a copy of the engine and appended as stored now. The result
@@ -206,7 +235,7 @@ def _window(dates: np.ndarray, start: dt.date | None, end: dt.date | None) -> np
 class AnalyticsService:
     """Season index, dominance, season periods and breakdowns over a store; engines cached per source."""
 
-    def __init__(self, store: MarketStore) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
         self._loaded: dict[str, Loaded] = {}
         self._exclusions: dict[tuple[str, str], ExclusionSet] = {}
@@ -217,7 +246,7 @@ class AnalyticsService:
         """Sources this service got from an earlier one brought up to date (:meth:`refreshed`), not reloaded."""
 
     @property
-    def store(self) -> MarketStore:
+    def store(self) -> Store:
         return self._store
 
     def refreshed(self) -> AnalyticsService:
@@ -265,6 +294,7 @@ class AnalyticsService:
             raise ConfigError(f"no source {source!r} in the store; it holds {', '.join(names)}")
         return source
 
+    @_engine_input
     def loaded(self, source: str | None) -> Loaded:
         name = self.source(source)
         found = self._loaded.get(name)
@@ -314,6 +344,7 @@ class AnalyticsService:
             "coin_id", "symbol", "name", "token_class", "class_basis", "class_source", "first_seen", "last_seen"
         )
 
+    @_engine_input
     def coin_history(
         self, source: str | None, coin_id: str, *, start: dt.date | None = None, end: dt.date | None = None
     ) -> pl.DataFrame:
@@ -326,6 +357,7 @@ class AnalyticsService:
 
     # -- season ---------------------------------------------------------------------------------------------
 
+    @_engine_input
     def season_history(
         self,
         query: SeasonQuery,
@@ -373,6 +405,7 @@ class AnalyticsService:
             pl.col("value_rounded").fill_nan(None),
         )
 
+    @_engine_input
     def season_periods(
         self,
         query: SeasonQuery,
@@ -407,6 +440,7 @@ class AnalyticsService:
             schema_overrides={"days": pl.Int64},
         ).with_columns(pl.col("start").cast(pl.Date), pl.col("end").cast(pl.Date), pl.col("peak_date").cast(pl.Date))
 
+    @_engine_input
     def breakdown(self, query: SeasonQuery, day: dt.date | None, *, source: str | None = None) -> pl.DataFrame:
         loaded = self.loaded(source)
         excl = self.exclusion(loaded.source, query.exclude)
@@ -434,6 +468,7 @@ class AnalyticsService:
 
     # -- dominance ------------------------------------------------------------------------------------------
 
+    @_engine_input
     def dominance_history(
         self,
         *,

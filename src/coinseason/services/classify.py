@@ -14,9 +14,9 @@ from coinseason.data.classification import (
     load_curated,
     load_overrides,
 )
-from coinseason.data.schema import TokenClass
+from coinseason.data.tidy import TokenClass
 from coinseason.errors import ConfigError
-from coinseason.store.base import MarketStore
+from coinseason.store.protocols import Store
 
 REFERENCE_IDS = {
     "BTC": ("bitcoin", "btc"),
@@ -60,7 +60,7 @@ def reference_coins(coins: pl.DataFrame) -> dict[str, str]:
 
 
 class ClassificationService:
-    def __init__(self, store: MarketStore) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
 
     def reclassify(self, source: str) -> pl.DataFrame:

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from typing import Final
 
 from coinseason.errors import ConfigError
-from coinseason.store.base import ApiKeyRecord, MarketStore
+from coinseason.store.protocols import Store
+from coinseason.store.records import ApiKeyRecord
 
 KEY_PREFIX: Final = "cs_"
 PREFIX_LENGTH: Final = 8
@@ -53,7 +54,7 @@ def parse_key(full_key: str) -> tuple[str, str] | None:
 class KeyService:
     """Creates, verifies, lists and revokes API keys. ``clock`` gives the current UTC time."""
 
-    def __init__(self, store: MarketStore, *, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(self, store: Store, *, clock: Callable[[], dt.datetime]) -> None:
         self._store = store
         self._clock = clock
 

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from coinseason.core.features import rolling_corr
+from coinseason.clock import utc_now as _utc_now
+from coinseason.core.feature_math import rolling_corr
 from coinseason.core.labels import TARGETS
 from coinseason.core.season import SEASON_NAMES, classify_season
 from coinseason.core.universe import NO_COIN
@@ -26,7 +27,8 @@ from coinseason.model.config import TrainConfig
 from coinseason.model.estimators import one_thread
 from coinseason.model.train import Evaluation, FinalModels, fit_final, make_labels, walk_forward, with_oos
 from coinseason.services.analytics import AnalyticsService
-from coinseason.store.base import MarketStore, ModelArtifact
+from coinseason.store.protocols import Store
+from coinseason.store.records import ModelArtifact
 
 SENTIMENT_SERIES = ("fng.value", "news.vader_mean", "news.dataset_score_mean", "news.count")
 ONCHAIN_SERIES = (
@@ -51,10 +53,6 @@ class TrainResult:
     artifact: ModelArtifact
     evaluation: Evaluation
     card: Path | None
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _changepoint(panel: FeaturePanel, row: int) -> dict[str, Any] | None:
@@ -82,7 +80,7 @@ class OutlookService:
 
     def __init__(
         self,
-        store: MarketStore,
+        store: Store,
         analytics: AnalyticsService | None = None,
         *,
         clock: Callable[[], dt.datetime] = _utc_now,

@@ -11,12 +11,12 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from coinseason.core import metrics as m
+from coinseason.core import performance as m
 from coinseason.core import risk
 from coinseason.core.basket import asset_returns
 from coinseason.core.signals import ALT, BTC, STATE_NAMES, season_state
 from coinseason.core.universe import NO_COIN
-from coinseason.data.schema import TokenClass
+from coinseason.data.tidy import TokenClass
 from coinseason.errors import ConfigError, DataError
 from coinseason.services.trading import DISCLAIMER, TradingService
 

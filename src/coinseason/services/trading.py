@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from coinseason.core import metrics as m
+from coinseason.core import performance as m
 from coinseason.core import risk
 from coinseason.core.backtest import (
     ASSET_NAMES,
@@ -43,7 +43,7 @@ from coinseason.core.panel import FloatMatrix, forward_fill, pivot_daily
 from coinseason.core.signals import STATE_NAMES, confirmed, contrarian_state, momentum_state, season_state
 from coinseason.core.universe import MAX_TOP, NO_COIN
 from coinseason.errors import ConfigError, NoDataError
-from coinseason.services.analytics import AnalyticsService, Loaded
+from coinseason.services.analytics import AnalyticsService, Loaded, engine_row
 
 STRATEGIES = ("season-rotation", "momentum", "contrarian")
 Neutral = Literal["split", "btc", "cash", "hold"]
@@ -138,7 +138,7 @@ class BacktestReport:
     """date, state, weight_btc, weight_alt, weight_cash, return, equity, drawdown, turnover, cost, btc_equity,
     alt_equity."""
     metrics: dict[str, dict[str, float]]
-    """Per portfolio (strategy, buy_hold_btc, buy_hold_alt): :data:`coinseason.core.metrics.METRIC_NAMES` and,
+    """Per portfolio (strategy, buy_hold_btc, buy_hold_alt): :data:`coinseason.core.performance.METRIC_NAMES` and,
     for the strategy, turnover (annual), exposure and trades."""
     notes: list[str] = field(default_factory=list)
 
@@ -255,8 +255,8 @@ class TradingService:
 
     def rows(self, loaded: Loaded, start: dt.date | None, end: dt.date | None) -> slice:
         eng = loaded.engine
-        first = eng.row_of(start) if start is not None else 0
-        last = eng.row_of(end) if end is not None else eng.n_days - 1
+        first = engine_row(eng, start) if start is not None else 0
+        last = engine_row(eng, end) if end is not None else eng.n_days - 1
         if last - first < 1:
             raise ConfigError(f"the backtest needs at least 2 days; from {start} to {end} gives {last - first + 1}")
         return slice(first, last + 1)
@@ -485,7 +485,7 @@ class TradingService:
             raise ConfigError(f"days must be between 2 and 20000, not {days}")
         loaded = self.loaded(source)
         eng = loaded.engine
-        last = eng.row_of(end) if end is not None else eng.n_days - 1
+        last = engine_row(eng, end) if end is not None else eng.n_days - 1
         span = slice(max(last - days + 1, 0), last + 1)
         vol = self.volume(loaded)
         basket = self.basket(loaded, exclude, top, weighting)

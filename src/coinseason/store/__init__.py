@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coinseason.errors import ConfigError
-from coinseason.store.base import ApiKeyRecord, ImportRecord, MarketStore, SourceSummary, WriteCounts
 from coinseason.store.duckdb import DuckDBStore
+from coinseason.store.protocols import Store
+from coinseason.store.records import ApiKeyRecord, ImportRecord, SourceSummary, WriteCounts
 
 if TYPE_CHECKING:
     from coinseason.store.postgres import PostgresStore
@@ -17,7 +18,7 @@ __all__ = [
     "ApiKeyRecord",
     "DuckDBStore",
     "ImportRecord",
-    "MarketStore",
+    "Store",
     "PostgresStore",
     "SourceSummary",
     "WriteCounts",
@@ -27,7 +28,7 @@ __all__ = [
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def open_store(url: str | Path) -> MarketStore:
+def open_store(url: str | Path) -> Store:
     """Open the store named by ``url``: a DuckDB file path, ``duckdb:///path`` or ``postgresql://…``."""
     text = str(url)
     if text.startswith("duckdb://"):

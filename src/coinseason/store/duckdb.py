@@ -11,11 +11,10 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from coinseason.data.schema import COIN_SCHEMA, OBSERVATION_SCHEMA
+from coinseason.data.tidy import COIN_SCHEMA, FEATURE_SCHEMA, OBSERVATION_SCHEMA
 from coinseason.errors import StoreError
-from coinseason.store import schema
-from coinseason.store.base import (
-    FEATURE_SCHEMA,
+from coinseason.store import sql as schema
+from coinseason.store.records import (
     SCHEMA_VERSION,
     ApiKeyRecord,
     ImportRecord,

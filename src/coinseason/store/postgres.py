@@ -19,11 +19,10 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from coinseason.data.schema import COIN_SCHEMA, OBSERVATION_KEY, OBSERVATION_SCHEMA, OBSERVATION_VALUES
+from coinseason.data.tidy import COIN_SCHEMA, FEATURE_SCHEMA, OBSERVATION_KEY, OBSERVATION_SCHEMA, OBSERVATION_VALUES
 from coinseason.errors import StoreError
-from coinseason.store import schema
-from coinseason.store.base import (
-    FEATURE_SCHEMA,
+from coinseason.store import sql as schema
+from coinseason.store.records import (
     SCHEMA_VERSION,
     ApiKeyRecord,
     ImportRecord,

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from coinseason.api.deps import NOT_MODIFIED, FormatParam, FromDay, Source, StateDep, ToDay, cached, check_range
-from coinseason.api.schemas import CoinHistory, CoinPage
+from coinseason.api.models import CoinHistory, CoinPage
 from coinseason.errors import ConfigError
 
 router = APIRouter(prefix="/v1", tags=["coins"], responses=NOT_MODIFIED)

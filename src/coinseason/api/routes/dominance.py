@@ -19,7 +19,7 @@ from coinseason.api.deps import (
     cached_model,
     check_range,
 )
-from coinseason.api.schemas import DominanceHistory, DominanceLatest
+from coinseason.api.models import DominanceHistory, DominanceLatest
 from coinseason.api.state import JSON
 from coinseason.api.views import dominance_latest, interval_of, method, series_bytes
 

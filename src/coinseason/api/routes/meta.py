@@ -10,10 +10,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from coinseason.api.deps import NOT_MODIFIED, StateDep, cached
-from coinseason.api.schemas import Health, Methodology, Ready
+from coinseason.api.models import Health, Methodology, Ready
 from coinseason.core.panel import DEFAULT_GAP_DAYS
 from coinseason.data.classification import load_curated
-from coinseason.data.schema import TokenClass
+from coinseason.data.tidy import TokenClass
 from coinseason.errors import CoinseasonError
 from coinseason.services.analytics import METHODOLOGY_VERSION
 

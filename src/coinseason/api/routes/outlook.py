@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from coinseason.api.deps import NOT_MODIFIED, Day, FromDay, Source, StateDep, ToDay, cached, check_range
-from coinseason.api.schemas import Model
+from coinseason.api.models import Model
 from coinseason.api.state import JSON, ApiState
 from coinseason.services.analytics import AnalyticsService
 from coinseason.services.outlook import ONCHAIN_SERIES, SENTIMENT_SERIES, OutlookService

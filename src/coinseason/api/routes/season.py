@@ -20,7 +20,7 @@ from coinseason.api.deps import (
     cached_model,
     check_range,
 )
-from coinseason.api.schemas import Breakdown, SeasonHistory, SeasonLatest, SeasonPeriods
+from coinseason.api.models import Breakdown, SeasonHistory, SeasonLatest, SeasonPeriods
 from coinseason.api.state import JSON
 from coinseason.api.views import interval_of, method, season_latest, series_bytes
 

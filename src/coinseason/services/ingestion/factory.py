@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from coinseason.clock import utc_now as utc_now
 from coinseason.data.gates import GateConfig
 from coinseason.services.ingestion.schedule import Schedule
 from coinseason.services.ingestion.service import IngestConfig, IngestionService, IngestStatus, PriceReference
@@ -15,10 +16,6 @@ if TYPE_CHECKING:
     from coinseason.providers.base import MarketProvider
 
 PROVIDERS = ("coingecko", "cmc")
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def make_provider(name: str, settings: Settings) -> MarketProvider:

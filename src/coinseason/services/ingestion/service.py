@@ -24,7 +24,7 @@ counted and kept in :meth:`IngestionService.status`. And coins new to the store 
 provider's exclusion categories (:data:`EXCLUSION_CATEGORIES`: a few calls a day, cached for the day) so a new
 stablecoin, wrapped, staked or tokenized coin is excluded as imported ones are.
 
-Writes go through :meth:`MarketStore.write_import` (with an :class:`ImportRecord` per write) so ingested data is
+Writes go through :meth:`Store.write_import` (with an :class:`ImportRecord` per write) so ingested data is
 seen as imported data is; every rejection and flag is logged with its reason and counted in the record.
 """
 
@@ -47,12 +47,20 @@ import polars as pl
 
 from coinseason.data.gates import GateConfig, GateReport, cross_check, gate_observations, reject_stale
 from coinseason.data.quality import EARLIEST_DAY
-from coinseason.data.schema import COIN_SCHEMA, FLAG_MCAP_SPIKE, OBSERVATION_SCHEMA, conform_observations
-from coinseason.errors import ConfigError, ProviderError, RetryableProviderError, StoreError
+from coinseason.data.tidy import COIN_SCHEMA, FLAG_MCAP_SPIKE, OBSERVATION_SCHEMA, conform_observations
+from coinseason.errors import (
+    ConfigError,
+    LeaseHeld,
+    ProviderError,
+    RetryableProviderError,
+    SnapshotRejected,
+    StoreError,
+)
 from coinseason.providers.base import MarketProvider
 from coinseason.services.classify import ClassificationService
 from coinseason.services.ingestion.schedule import Schedule, SnapshotKind
-from coinseason.store.base import ImportRecord, IngestCursor, MarketStore, WriteCounts
+from coinseason.store.protocols import Store
+from coinseason.store.records import ImportRecord, IngestCursor, WriteCounts
 
 log = logging.getLogger("coinseason.ingest")
 
@@ -190,14 +198,6 @@ class IngestStatus:
         }
 
 
-class LeaseHeld(StoreError):
-    """Another process ingests this source right now."""
-
-
-class SnapshotRejected(ProviderError):
-    """Too few rows of a snapshot passed the gates: nothing is written, the snapshot is tried again later."""
-
-
 def default_owner() -> str:
     """``host:pid:random``: unique per service, and tells whether a holder was a process of this host."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -224,7 +224,7 @@ class IngestionService:
 
     def __init__(
         self,
-        store: MarketStore,
+        store: Store,
         provider: MarketProvider,
         *,
         clock: Callable[[], dt.datetime],

@@ -13,10 +13,11 @@ import polars as pl
 
 from coinseason.data.cmc_identity import TrackSeed, resolve_cmc_identities
 from coinseason.data.quality import REASON_NO_COIN, reject_bad_rows, reject_conflicting_keys
-from coinseason.data.schema import COIN_SCHEMA, conform_observations
+from coinseason.data.tidy import COIN_SCHEMA, conform_observations
 from coinseason.providers.files import FileFormat, ParsedFile, read_file
 from coinseason.services.classify import ClassificationService
-from coinseason.store.base import ImportRecord, MarketStore
+from coinseason.store.protocols import Store
+from coinseason.store.records import ImportRecord
 
 Progress = Callable[[str, int, int], None]
 """Where an import reports how far it is: ``progress(step_name, done, total)``."""
@@ -49,7 +50,7 @@ class ImportService:
 
     def __init__(
         self,
-        store: MarketStore,
+        store: Store,
         *,
         clock: Callable[[], dt.datetime],
         progress: Progress = _no_progress,

@@ -72,3 +72,12 @@ def conform_observations(frame: pl.DataFrame) -> pl.DataFrame:
         else:
             columns.append(pl.lit(None, dtype=dtype).alias(name))
     return frame.select(columns)
+
+
+FEATURE_SCHEMA: dict[str, pl.DataType] = {
+    "series": pl.String(),
+    "date": pl.Date(),
+    "known_at": pl.Datetime("us", "UTC"),
+    "value": pl.Float64(),
+}
+"""Point-in-time feature rows: the value of ``series`` for ``date`` as it became known at ``known_at``."""

@@ -7,8 +7,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from coinseason.errors import ConfigError
-from coinseason.services.engine import SeasonEngine
+from coinseason.core.engine import SeasonEngine
 
 START = dt.date(2020, 1, 1)
 
@@ -78,9 +77,9 @@ def test_appending_days_equals_computing_from_scratch() -> None:
 def test_append_refuses_a_wrong_day_or_unknown_coin() -> None:
     ids, price, mcap = market(n_days=20)
     eng = engine(ids, price, mcap)
-    with pytest.raises(ConfigError, match="next day to append is 2020-01-21"):
+    with pytest.raises(ValueError, match="next day to append is 2020-01-21"):
         eng.append_day(dt.date(2020, 1, 25), ["bitcoin"], np.array([1.0]), np.array([1.0]))
-    with pytest.raises(ConfigError, match="unknown coins"):
+    with pytest.raises(ValueError, match="unknown coins"):
         eng.append_day(dt.date(2020, 1, 21), ["nope"], np.array([1.0]), np.array([1.0]))
 
 
@@ -110,13 +109,13 @@ def price_at(eng: SeasonEngine, row: int, coin: int) -> bool:
 @pytest.mark.parametrize(("top", "window"), [(0, 10), (501, 10), (10, 0), (10, 731)])
 def test_bounds(top: int, window: int) -> None:
     ids, price, mcap = market(n_days=20)
-    with pytest.raises(ConfigError, match="must be between"):
+    with pytest.raises(ValueError, match="must be between"):
         engine(ids, price, mcap).season_index(EXCLUDED, top=top, window=window)
 
 
 def test_day_outside_data() -> None:
     ids, price, mcap = market(n_days=20)
-    with pytest.raises(ConfigError, match="outside the data"):
+    with pytest.raises(ValueError, match="outside the data"):
         engine(ids, price, mcap).breakdown(EXCLUDED, dt.date(2019, 1, 1), top=5, window=3)
 
 
@@ -148,7 +147,7 @@ def naive_index(eng: SeasonEngine, excluded: frozenset[str], top: int, window: i
 def test_young_coins_crowding_the_cached_ranks_are_passed_over(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
     """With a tiny cached depth and deep ranking, the fill rule reaches past both (the deep ranking's days are
     cached, the last block ranks every coin) and still gives the plain result."""
-    import coinseason.services.engine as module
+    import coinseason.core.engine as module
 
     monkeypatch.setattr(module, "DEFAULT_DEPTH", 3)
     monkeypatch.setattr(module, "FILL_MARGIN", 1)
@@ -230,7 +229,7 @@ def test_rewritten_last_days_taken_back_and_appended_equal_a_rebuild_and_leave_t
 def test_drop_last_refuses_more_days_than_it_kept() -> None:
     ids, price, mcap = market(n_days=20)
     eng = engine(ids, price, mcap)
-    with pytest.raises(ConfigError, match="can take back 0 to 7 days, not 8"):
+    with pytest.raises(ValueError, match="can take back 0 to 7 days, not 8"):
         eng.drop_last(8)
     eng.drop_last(7)
     assert eng.n_days == 13 and eng.rollback_days == 0

@@ -11,7 +11,7 @@ import json
 from typing import Any, Final
 
 from coinseason.errors import StoreError
-from coinseason.store.base import SCHEMA_VERSION, ImportRecord, ModelArtifact, SourceSummary, utc
+from coinseason.store.records import SCHEMA_VERSION, ImportRecord, ModelArtifact, SourceSummary, utc
 
 
 def ddl(*, key: str, double: str, blob: str, import_id: str, before_imports: str = "") -> str:

@@ -37,7 +37,6 @@ from coinseason.core.season import (
     window_returns,
 )
 from coinseason.core.universe import MAX_TOP, NO_COIN, rank_order, top_n
-from coinseason.errors import ConfigError
 
 DEFAULT_DEPTH = 200
 FILL_MARGIN = 32
@@ -132,7 +131,7 @@ class SeasonEngine:
     def row_of(self, day: dt.date) -> int:
         row = (day - self.start).days
         if not 0 <= row < self.n_days:
-            raise ConfigError(f"{day.isoformat()} is outside the data ({self.start} to {self.end})")
+            raise ValueError(f"{day.isoformat()} is outside the data ({self.start} to {self.end})")
         return row
 
     # -- universes ------------------------------------------------------------------------------------------
@@ -266,7 +265,7 @@ class SeasonEngine:
         """Altcoin Season Index for every day (cached); ``fill`` as in :meth:`universe`."""
         _check_window(window)
         if self.btc == NO_COIN:
-            raise ConfigError("the data has no Bitcoin: the season index compares every coin with BTC")
+            raise ValueError("the data has no Bitcoin: the season index compares every coin with BTC")
         key = (excluded, top, window, btc_inside, fill)
         found = self._seasons.get(key)
         if found is None:
@@ -344,11 +343,11 @@ class SeasonEngine:
     ) -> None:
         """Add the next UTC day and extend every cached series by one value."""
         if day != self.end + dt.timedelta(days=1):
-            raise ConfigError(f"the next day to append is {self.end + dt.timedelta(days=1)}, not {day}")
+            raise ValueError(f"the next day to append is {self.end + dt.timedelta(days=1)}, not {day}")
         cols = np.array([self._column.get(c, NO_COIN) for c in coin_ids], dtype=np.intp)
         if (cols == NO_COIN).any():
             unknown = [c for c, i in zip(coin_ids, cols, strict=True) if i == NO_COIN]
-            raise ConfigError(f"cannot append unknown coins {unknown[:5]}: reload the engine from the store")
+            raise ValueError(f"cannot append unknown coins {unknown[:5]}: reload the engine from the store")
         raw_price = np.full(self.coin_ids.size, np.nan)
         raw_mcap = np.full(self.coin_ids.size, np.nan)
         raw_price[cols] = price
@@ -376,9 +375,9 @@ class SeasonEngine:
         """Take back the last ``days`` days (at most :attr:`rollback_days`) and every cached value of them, as if
         they had never been appended: appending them again, rewritten, gives what a rebuild would."""
         if not 0 <= days <= self.rollback_days:
-            raise ConfigError(f"can take back 0 to {self.rollback_days} days, not {days}: reload the engine")
+            raise ValueError(f"can take back 0 to {self.rollback_days} days, not {days}: reload the engine")
         if days and self._rows_shared:
-            raise ConfigError("an append-only copy shares its days with another engine: it cannot take days back")
+            raise ValueError("an append-only copy shares its days with another engine: it cannot take days back")
         if days == 0:
             return
         n = self.n_days - days
@@ -506,9 +505,9 @@ def _fill_depths(top: int, cached: int, n_coins: int) -> list[int]:
 
 def _check_top(top: int) -> None:
     if not 1 <= top <= MAX_TOP:
-        raise ConfigError(f"top must be between 1 and {MAX_TOP}, not {top}")
+        raise ValueError(f"top must be between 1 and {MAX_TOP}, not {top}")
 
 
 def _check_window(window: int) -> None:
     if not 1 <= window <= MAX_WINDOW:
-        raise ConfigError(f"window must be between 1 and {MAX_WINDOW} days, not {window}")
+        raise ValueError(f"window must be between 1 and {MAX_WINDOW} days, not {window}")
