@@ -14,9 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-import coinseason.cli as cli_module
 from coinseason.api.app import create_app
 from coinseason.cli import app as cli_app
+from coinseason.cli.runtime import Runtime
 from coinseason.live import serve as serve_module
 from coinseason.providers.files import FileFormat
 from coinseason.services.importing import ImportService
@@ -81,11 +81,12 @@ def test_serve_live_pushes_the_intraday_index(market_db: Path, monkeypatch: pyte
     assert data["method"]["base_date"] == "2024-01-08"
 
 
-def test_live_command_prints_json_lines(market_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_module, "_utc_now", lambda: DAY_AFTER)
+def test_live_command_prints_json_lines(market_db: Path) -> None:
     with replay_in_thread([[small_frame()] * 100], interval=0.02) as server:
         args = ["live", "--url", server.url, "--top", "3", "--window", "3", "--every", "0.1", "--seconds", "1.0"]
-        result = CliRunner().invoke(cli_app, [*args, "--format", "json", "--db", str(market_db)])
+        result = CliRunner().invoke(
+            cli_app, [*args, "--format", "json", "--db", str(market_db)], obj=Runtime(clock=lambda: DAY_AFTER)
+        )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert lines

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from coinseason.cli_keys import keys_app
+from coinseason.cli.keys import keys_app
 from coinseason.errors import ConfigError
 from coinseason.services.keys import KeyService, hash_secret, parse_key
 from coinseason.store import DuckDBStore, Store

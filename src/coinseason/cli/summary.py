@@ -12,6 +12,7 @@ SUMMARY_MIN_DAYS = 7
 
 
 def print_summary(console: Console, service: AnalyticsService, *, source: str | None, top: int, window: int) -> None:
+    """The current season of the source, since when, its season periods and a summary by year."""
     loaded = service.loaded(source)
     query = SeasonQuery(top=top, window=window)
     history = service.season_history(query, source=loaded.source)

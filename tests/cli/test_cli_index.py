@@ -1,4 +1,5 @@
-"""The command line over a small hand-made market, and the main job on real data."""
+"""The command line over a small hand-made market (import, index, seasons, breakdown, coins), and the main job on
+real data."""
 
 from __future__ import annotations
 
@@ -193,3 +194,8 @@ def test_main_job_on_real_data(tmp_path: Path) -> None:
     assert "2,498,723 rows read" in done.stdout
     assert "On 2025-07-19: Altcoin Season Index (top 50, 90 d)" in done.stdout
     assert "By year" in done.stdout
+
+
+def test_help_states_the_limits_of_top_and_window() -> None:
+    text = runner.invoke(app, ["index", "altseason", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "Universe size N (1-500)" in text and "Return window W in days (1-730)" in text

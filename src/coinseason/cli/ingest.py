@@ -6,26 +6,21 @@ import asyncio
 import contextlib
 import datetime as dt
 import signal
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from coinseason.cli_support import DbOption, err, out
-from coinseason.cli_support import errors as _errors
-from coinseason.cli_support import open_db as _store
-from coinseason.cli_support import utc_now as _utc_now
+from coinseason.cli.options import DbOption
+from coinseason.cli.output import err, errors, out
+from coinseason.cli.runtime import open_db, runtime
+from coinseason.logs import configure_logging
 from coinseason.services.ingestion import IngestionService, IngestReport
 from coinseason.services.ingestion.factory import ingest_config, make_provider
 from coinseason.settings import Settings
+from coinseason.vocab import ProviderName
 
 ingest_app = typer.Typer(help="Live data: backfill history and take scheduled snapshots.", no_args_is_help=True)
-
-
-class ProviderName(StrEnum):
-    COINGECKO = "coingecko"
-    CMC = "cmc"
 
 
 ProviderOption = Annotated[
@@ -51,6 +46,7 @@ def _print_report(report: IngestReport) -> None:
 
 @ingest_app.command("backfill")
 def backfill(
+    ctx: typer.Context,
     provider: ProviderOption = None,
     top: Annotated[int, typer.Option("--top", help="Coins to backfill: today's top N by market cap")] = 500,
     since: Annotated[
@@ -61,12 +57,12 @@ def backfill(
     db: DbOption = None,
 ) -> None:
     """Daily history of the top N coins; resumable (run it again after an interruption) and idempotent."""
-    with _errors(), _store(db) as store:
+    with errors(), open_db(db) as store:
         settings = Settings()
         name = provider or settings.ingest_provider or ProviderName.COINGECKO
         config = ingest_config(settings, top=top, batch=batch)
         source = make_provider(name, settings)
-        service = IngestionService(store, source, clock=_utc_now, config=config)
+        service = IngestionService(store, source, clock=runtime(ctx).clock, config=config)
         columns = (
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -94,6 +90,7 @@ def backfill(
 
 @ingest_app.command("run")
 def run(
+    ctx: typer.Context,
     provider: ProviderOption = None,
     top: Annotated[
         int | None, typer.Option("--top", help="Coins per snapshot [default: COINSEASON_INGEST_TOP]")
@@ -102,16 +99,14 @@ def run(
 ) -> None:
     """The snapshot loop: the daily snapshot just after 00:00 UTC, intraday ones every
     COINSEASON_INGEST_INTERVAL_MINUTES; one process ingests at a time (others stand by). Stops on Ctrl-C."""
-    with _errors(), _store(db) as store:
+    with errors(), open_db(db) as store:
         settings = Settings()
         name = provider or settings.ingest_provider or ProviderName.COINGECKO
         source = make_provider(name, settings)
         references = [make_provider(n, settings) for n in settings.ingest_cross_check if n != name]
         service = IngestionService(
-            store, source, clock=_utc_now, config=ingest_config(settings, top=top), references=references
+            store, source, clock=runtime(ctx).clock, config=ingest_config(settings, top=top), references=references
         )
-        from coinseason.logs import configure_logging
-
         configure_logging(settings.log_level, json=settings.log_json)  # each snapshot is logged with its counts
         err.print(
             f"ingesting {source.source} into {store.url}: daily snapshot after 00:00 UTC, intraday every"

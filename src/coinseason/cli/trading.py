@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,46 +12,60 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from coinseason import cli_support as support
-from coinseason.core.basket import Weighting
+from coinseason.cli.options import (
+    AltcoinAtOption,
+    BitcoinAtOption,
+    DbOption,
+    ExcludeOption,
+    FeeBpsOption,
+    FormatOption,
+    FromOption,
+    ImpactOption,
+    OutputFormat,
+    SourceOption,
+    SpreadBpsOption,
+    ToOption,
+    TopOption,
+    WindowOption,
+    day,
+)
+from coinseason.cli.output import emit, errors, out
+from coinseason.cli.report_html import render
+from coinseason.cli.runtime import open_db
+from coinseason.core import basket
 from coinseason.services.analytics import AnalyticsService
+from coinseason.services.rebalance import read_holdings
+from coinseason.services.rebalance import rebalance as plan_rebalance
 from coinseason.services.trading import DISCLAIMER, BacktestParams, BacktestReport, Neutral, TradingService
+from coinseason.vocab import DEFAULT_TOP, DEFAULT_WINDOW, NeutralRule, Strategy, Weighting
 
 
 class ReportFormat(StrEnum):
+    """How ``coinseason backtest`` prints its report."""
+
     TABLE = "table"
     JSON = "json"
     HTML = "html"
 
 
-class StrategyName(StrEnum):
-    SEASON_ROTATION = "season-rotation"
-    MOMENTUM = "momentum"
-    CONTRARIAN = "contrarian"
+WeightingOption = Annotated[Weighting, typer.Option("--weighting", help="Alt basket weights")]
 
-
-class NeutralRule(StrEnum):
-    SPLIT = "split"
-    BTC = "btc"
-    CASH = "cash"
-    HOLD = "hold"
-
-
-class WeightingName(StrEnum):
-    EQUAL = "equal"
-    CAP = "cap"
-
-
-WeightingOption = Annotated[WeightingName, typer.Option("--weighting", help="Alt basket weights")]
+_WEIGHTINGS: dict[Weighting, basket.Weighting] = {Weighting.EQUAL: "equal", Weighting.CAP: "cap"}
+_NEUTRAL_RULES: dict[NeutralRule, Neutral] = {
+    NeutralRule.SPLIT: "split",
+    NeutralRule.BTC: "btc",
+    NeutralRule.CASH: "cash",
+    NeutralRule.HOLD: "hold",
+}
 
 
 def backtest(
-    strategy: Annotated[StrategyName, typer.Option("--strategy", help="Strategy")] = StrategyName.SEASON_ROTATION,
-    top: support.TopOption = 50,
-    window: support.WindowOption = 90,
-    weighting: WeightingOption = WeightingName.EQUAL,
-    altcoin_at: support.AltcoinAtOption = 75.0,
-    bitcoin_at: support.BitcoinAtOption = 25.0,
+    strategy: Annotated[Strategy, typer.Option("--strategy", help="Strategy")] = Strategy.SEASON_ROTATION,
+    top: TopOption = DEFAULT_TOP,
+    window: WindowOption = DEFAULT_WINDOW,
+    weighting: WeightingOption = Weighting.EQUAL,
+    altcoin_at: AltcoinAtOption = 75.0,
+    bitcoin_at: BitcoinAtOption = 25.0,
     neutral: Annotated[
         NeutralRule, typer.Option("--neutral", help="Neutral season: split 50/50 BTC/alt, btc, cash, or hold")
     ] = NeutralRule.SPLIT,
@@ -67,28 +82,28 @@ def backtest(
     min_volume: Annotated[
         float, typer.Option("--min-volume", help="Least volume of the day, USD, for a coin bought into the basket")
     ] = 100_000.0,
-    fee_bps: support.FeeBpsOption = 10.0,
-    spread_bps: support.SpreadBpsOption = 10.0,
-    impact: support.ImpactOption = 0.1,
+    fee_bps: FeeBpsOption = 10.0,
+    spread_bps: SpreadBpsOption = 10.0,
+    impact: ImpactOption = 0.1,
     capital: Annotated[float, typer.Option("--capital", help="Starting equity, USD")] = 100_000.0,
-    start: support.FromOption = None,
-    end: support.ToOption = None,
-    source: support.SourceOption = None,
-    exclude: support.ExcludeOption = "default",
+    start: FromOption = None,
+    end: ToOption = None,
+    source: SourceOption = None,
+    exclude: ExcludeOption = "default",
     fmt: Annotated[ReportFormat, typer.Option("--format", help="table, json or html")] = ReportFormat.TABLE,
-    db: support.DbOption = None,
+    db: DbOption = None,
 ) -> None:
     """Backtest an allocation strategy between BTC, the alt basket and cash (analysis, not advice)."""
-    with support.errors(), support.open_db(db) as store:
+    with errors(), open_db(db) as store:
         params = BacktestParams(
             strategy=strategy.value,
             top=top,
             window=window,
-            weighting=_weighting(weighting),
+            weighting=_WEIGHTINGS[weighting],
             exclude=exclude,
             altcoin_at=altcoin_at,
             bitcoin_at=bitcoin_at,
-            neutral=_neutral(neutral),
+            neutral=_NEUTRAL_RULES[neutral],
             confirm_days=confirm_days,
             lookback=lookback,
             band=band,
@@ -101,29 +116,11 @@ def backtest(
             impact=impact,
             capital=capital,
         )
-        report = TradingService(AnalyticsService(store)).backtest(
-            params, source=source, start=support.day(start), end=support.day(end)
-        )
+        report = TradingService(AnalyticsService(store)).backtest(params, source=source, start=day(start), end=day(end))
         _emit_report(report, fmt)
 
 
-def _weighting(value: WeightingName) -> Weighting:
-    return "cap" if value is WeightingName.CAP else "equal"
-
-
-def _neutral(value: NeutralRule) -> Neutral:
-    choices: dict[NeutralRule, Neutral] = {
-        NeutralRule.SPLIT: "split",
-        NeutralRule.BTC: "btc",
-        NeutralRule.CASH: "cash",
-        NeutralRule.HOLD: "hold",
-    }
-    return choices[value]
-
-
-def report_json(report: BacktestReport) -> dict[str, object]:
-    from dataclasses import asdict
-
+def _report_json(report: BacktestReport) -> dict[str, object]:
     return {
         "disclaimer": DISCLAIMER,
         "source": report.source,
@@ -136,11 +133,9 @@ def report_json(report: BacktestReport) -> dict[str, object]:
 
 def _emit_report(report: BacktestReport, fmt: ReportFormat) -> None:
     if fmt is ReportFormat.JSON:
-        sys.stdout.write(json.dumps(report_json(report), default=str) + "\n")
+        sys.stdout.write(json.dumps(_report_json(report), default=str) + "\n")
         return
     if fmt is ReportFormat.HTML:
-        from coinseason.trading_html import render
-
         sys.stdout.write(render(report))
         return
     names = list(report.metrics["strategy"])
@@ -149,40 +144,40 @@ def _emit_report(report: BacktestReport, fmt: ReportFormat) -> None:
         schema_overrides=dict.fromkeys(report.metrics, pl.Float64),
     )
     first, last = report.daily["date"][0], report.daily["date"][-1]
-    support.emit(table, support.OutputFormat.TABLE, f"{report.params.strategy}: {first} to {last}")
+    emit(table, OutputFormat.TABLE, f"{report.params.strategy}: {first} to {last}")
     for note in report.notes:
-        support.out.print(note, style="dim", highlight=False)
+        out.print(note, style="dim", highlight=False)
 
 
 def risk(
-    top: support.TopOption = 50,
-    weighting: WeightingOption = WeightingName.EQUAL,
+    top: TopOption = DEFAULT_TOP,
+    weighting: WeightingOption = Weighting.EQUAL,
     days: Annotated[int, typer.Option("--days", help="Days of history the figures cover")] = 365,
     order_usd: Annotated[float, typer.Option("--order-usd", help="Order size for the expected slippage")] = 100_000.0,
-    spread_bps: support.SpreadBpsOption = 10.0,
-    impact: support.ImpactOption = 0.1,
+    spread_bps: SpreadBpsOption = 10.0,
+    impact: ImpactOption = 0.1,
     coin: Annotated[list[str] | None, typer.Option("--coin", help="Also this coin (repeatable)")] = None,
-    end: support.ToOption = None,
-    source: support.SourceOption = None,
-    exclude: support.ExcludeOption = "default",
-    fmt: support.FormatOption = support.OutputFormat.TABLE,
-    db: support.DbOption = None,
+    end: ToOption = None,
+    source: SourceOption = None,
+    exclude: ExcludeOption = "default",
+    fmt: FormatOption = OutputFormat.TABLE,
+    db: DbOption = None,
 ) -> None:
     """Risk and liquidity of BTC, the alt basket and chosen coins: volatility, VaR, drawdown, Kelly, slippage."""
-    with support.errors(), support.open_db(db) as store:
+    with errors(), open_db(db) as store:
         frame = TradingService(AnalyticsService(store)).risk(
             source=source,
             exclude=exclude,
             top=top,
-            weighting=_weighting(weighting),
+            weighting=_WEIGHTINGS[weighting],
             days=days,
             order_usd=order_usd,
             spread_bps=spread_bps,
             impact=impact,
             coins=coin or (),
-            end=support.day(end),
+            end=day(end),
         )
-        support.emit(frame, fmt, f"Risk over {days} days (analysis, not advice)")
+        emit(frame, fmt, f"Risk over {days} days (analysis, not advice)")
 
 
 def rebalance(
@@ -190,20 +185,17 @@ def rebalance(
     profile: Annotated[
         str, typer.Option("--profile", help="conservative, balanced, aggressive or a target volatility (0.4)")
     ] = "balanced",
-    top: support.TopOption = 50,
-    window: support.WindowOption = 90,
-    fee_bps: support.FeeBpsOption = 10.0,
-    spread_bps: support.SpreadBpsOption = 10.0,
-    impact: support.ImpactOption = 0.1,
-    source: support.SourceOption = None,
-    fmt: support.FormatOption = support.OutputFormat.TABLE,
-    db: support.DbOption = None,
+    top: TopOption = DEFAULT_TOP,
+    window: WindowOption = DEFAULT_WINDOW,
+    fee_bps: FeeBpsOption = 10.0,
+    spread_bps: SpreadBpsOption = 10.0,
+    impact: ImpactOption = 0.1,
+    source: SourceOption = None,
+    fmt: FormatOption = OutputFormat.TABLE,
+    db: DbOption = None,
 ) -> None:
     """Target weights for the current season and risk profile, the trades, their cost and the risk before/after."""
-    from coinseason.services.rebalance import read_holdings
-    from coinseason.services.rebalance import rebalance as plan_rebalance
-
-    with support.errors(), support.open_db(db) as store:
+    with errors(), open_db(db) as store:
         frame = read_holdings(holdings)
         plan = plan_rebalance(
             TradingService(AnalyticsService(store)),
@@ -216,7 +208,7 @@ def rebalance(
             spread_bps=spread_bps,
             impact=impact,
         )
-        if fmt is support.OutputFormat.JSON:
+        if fmt is OutputFormat.JSON:
             payload = {
                 "disclaimer": DISCLAIMER,
                 "date": plan.date,
@@ -232,14 +224,14 @@ def rebalance(
             }
             sys.stdout.write(json.dumps(payload) + "\n")
             return
-        if fmt is support.OutputFormat.CSV:
+        if fmt is OutputFormat.CSV:
             sys.stdout.write(plan.trades.write_csv())
             return
-        support.out.print(
+        out.print(
             f"[bold]{DISCLAIMER}[/] {plan.date}: {plan.season} season (index {plan.altcoin_season_index:.1f}), "
             f"profile {plan.profile}",
             highlight=False,
         )
-        support.emit(plan.trades, fmt, "Trades")
+        emit(plan.trades, fmt, "Trades")
         figures = pl.DataFrame([{"when": "before", **plan.before}, {"when": "after", **plan.after}])
-        support.emit(figures, fmt, f"Risk before and after (expected cost {plan.total_cost:,.2f} USD)")
+        emit(figures, fmt, f"Risk before and after (expected cost {plan.total_cost:,.2f} USD)")

@@ -13,28 +13,41 @@ from typing import Annotated
 import orjson
 import typer
 
-from coinseason import cli_support as support
+from coinseason.cli.options import (
+    BtcOutsideOption,
+    DbOption,
+    ExcludeOption,
+    SourceOption,
+    TopOption,
+    WindowOption,
+)
+from coinseason.cli.output import err, errors, out
+from coinseason.cli.runtime import open_db, runtime
 from coinseason.live.intraday import DEFAULT_STALE_AFTER, IntradaySnapshot, board_from_store
 from coinseason.live.runner import LiveIndex
 from coinseason.services.analytics import AnalyticsService
 from coinseason.settings import Settings
+from coinseason.vocab import DEFAULT_TOP, DEFAULT_WINDOW
 
 
 class LiveFormat(StrEnum):
+    """How ``coinseason live`` prints each update."""
+
     LINE = "line"
     JSON = "json"
 
 
 def live(
+    ctx: typer.Context,
     url: Annotated[
         str | None,
         typer.Option("--url", help="Mini-ticker stream [default: COINSEASON_EXCHANGE_WS_URL, Binance's]"),
     ] = None,
-    top: support.TopOption = 50,
-    window: support.WindowOption = 90,
-    exclude: support.ExcludeOption = "default",
-    btc_outside: support.BtcOutsideOption = False,
-    source: support.SourceOption = None,
+    top: TopOption = DEFAULT_TOP,
+    window: WindowOption = DEFAULT_WINDOW,
+    exclude: ExcludeOption = "default",
+    btc_outside: BtcOutsideOption = False,
+    source: SourceOption = None,
     every: Annotated[float, typer.Option("--every", help="Print at most once per this many seconds")] = 1.0,
     seconds: Annotated[
         float | None, typer.Option("--seconds", help="Stop after this many seconds [default: run until Ctrl-C]")
@@ -45,19 +58,17 @@ def live(
     fmt: Annotated[LiveFormat, typer.Option("--format", help="line (readable) or json (one object a line)")] = (
         LiveFormat.LINE
     ),
-    db: support.DbOption = None,
+    db: DbOption = None,
 ) -> None:
     """Intraday Altcoin Season Index and BTC dominance from live exchange prices × last known supply; the W-day
     returns start from the store's daily prices W days before today (UTC)."""
-    from coinseason import cli  # the clock is looked up on cli, where tests fix it; cli is complete by now
-
-    with support.errors():
+    with errors():
         settings = Settings()
         stream = url or settings.exchange_ws_url
-        with support.open_db(db) as store:
+        with open_db(db) as store:
             board = board_from_store(
                 AnalyticsService(store),
-                today=cli._utc_now().date(),
+                today=runtime(ctx).clock().date(),
                 source=source,
                 top=top,
                 window=window,
@@ -69,14 +80,14 @@ def live(
         runner = LiveIndex(
             board, stream, publish=printer, min_interval=every, heartbeat=settings.live_heartbeat_seconds
         )
-        support.err.print(
+        err.print(
             f"coinseason live: {len(board.coin_ids)} coins mapped, top {top}, {window} days, from {stream}",
             highlight=False,
         )
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_run(runner, seconds))
         stats = runner.feed.stats
-        support.err.print(
+        err.print(
             f"frames {stats.frames}, tickers {stats.tickers}, malformed {stats.malformed}, reconnects"
             f" {stats.reconnects}, silences {stats.silences}",
             highlight=False,
@@ -110,4 +121,4 @@ def _readable_line(snap: IntradaySnapshot) -> None:
         f"  BTC dominance {pct(d['btc_dominance'])} %  {d['n_counted_live']} coins live, {d['n_carried']} carried"
         f" ({pct(d['live_cap_share'])} % of the market cap live){'  STALE' if snap.stale else ''}"
     )
-    support.out.print(line, highlight=False)
+    out.print(line, highlight=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+from dataclasses import asdict
 
 import numpy as np
 import polars as pl
@@ -71,6 +72,7 @@ def _allocation(frame: pl.DataFrame, dates: list[str]) -> str:
 
 
 def render(report: BacktestReport) -> str:
+    """The whole report as one HTML page."""
     daily = report.daily
     dates = [str(d) for d in daily["date"].to_list()]
     step = max(1, len(dates) // 1500)  # at most ~1,500 points per line
@@ -83,7 +85,7 @@ def render(report: BacktestReport) -> str:
         for k in SHOWN
     )
     head = "".join(f"<th>{html.escape(p)}</th>" for p in report.metrics)
-    params = ", ".join(f"{k}={v}" for k, v in _params(report).items())
+    params = ", ".join(f"{k}={v}" for k, v in asdict(report.params).items())
     charts = _lines(
         "Equity (log scale)",
         {
@@ -108,9 +110,3 @@ def render(report: BacktestReport) -> str:
         f"<p>{html.escape(params)}</p>"
         f"<table><tr><th></th>{head}</tr>{rows}</table>{charts}<ul>{notes}</ul></body></html>"
     )
-
-
-def _params(report: BacktestReport) -> dict[str, object]:
-    from dataclasses import asdict
-
-    return asdict(report.params)

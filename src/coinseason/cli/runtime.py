@@ -1,0 +1,57 @@
+"""What a command takes from its caller rather than from the world: the clock and the server launcher (in
+:class:`Runtime`, typer's context object), and the store named by ``--db``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import typer
+
+from coinseason.clock import Clock, utc_now
+from coinseason.settings import HANDOFF_ENV, Settings
+from coinseason.store import Store, open_store
+
+SERVER_FACTORY = "coinseason.server:create_app_from_handoff"
+"""The app factory every server process calls; it reads the settings from :data:`~coinseason.settings.HANDOFF_ENV`."""
+
+
+def launch_server(settings: Settings) -> None:
+    """Hand ``settings`` to the server's processes through one variable and run uvicorn until it stops."""
+    import uvicorn  # the ASGI server stack loads only when a command serves
+
+    os.environ[HANDOFF_ENV] = settings.to_handoff()
+    uvicorn.run(
+        SERVER_FACTORY,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers if settings.workers > 1 else None,
+        access_log=False,
+        log_config=None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """The context object of every command; a test passes its own, as ``CliRunner().invoke(app, args, obj=...)``."""
+
+    clock: Clock = field(default=utc_now)
+    run_server: Callable[[Settings], None] = field(default=launch_server)
+
+
+def runtime(ctx: typer.Context) -> Runtime:
+    """The :class:`Runtime` of this invocation: the one given as ``obj``, else the real one."""
+    return ctx.ensure_object(Runtime)
+
+
+@contextmanager
+def open_db(db: str | None) -> Iterator[Store]:
+    """The store named by ``--db`` (else the settings' default), closed on exit."""
+    store = open_store(db or Settings().db)
+    try:
+        yield store
+    finally:
+        store.close()

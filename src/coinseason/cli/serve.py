@@ -1,0 +1,62 @@
+"""``coinseason serve``: one validated :class:`~coinseason.settings.Settings`, an optional import, then the server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from coinseason.cli.importing import import_with_progress, print_report
+from coinseason.cli.options import DbOption, SourceOption
+from coinseason.cli.output import err, errors
+from coinseason.cli.runtime import open_db, runtime
+from coinseason.errors import ConfigError
+from coinseason.logs import configure_logging
+from coinseason.providers.files import FileFormat
+from coinseason.settings import Settings
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option("--host", help="Address to listen on [default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port [default: 8000]")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Worker processes (more than one needs PostgreSQL)")
+    ] = None,
+    import_path: Annotated[Path | None, typer.Option("--import", help="File to import before serving")] = None,
+    fmt: Annotated[FileFormat, typer.Option("--format", help="Format of the --import file")] = FileFormat.TIDY,
+    source: SourceOption = None,
+    db: DbOption = None,
+    live: Annotated[
+        bool | None,
+        typer.Option("--live/--no-live", help="Push the intraday index from the exchange stream [default: off]"),
+    ] = None,
+    ingest: Annotated[
+        bool | None,
+        typer.Option(
+            "--ingest/--no-ingest", help="Run the snapshot loop [default: on when COINSEASON_INGEST_PROVIDER is set]"
+        ),
+    ] = None,
+) -> None:
+    """The API service (and its docs at /docs) over the store; imports a file first when one is given."""
+    given = {"host": host, "port": port, "workers": workers, "db": db, "live": live, "ingest": ingest}
+    overrides = {k: v for k, v in given.items() if v is not None}
+    run = runtime(ctx)
+    with errors():
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        if settings.workers > 1 and not settings.db.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("several workers need a PostgreSQL store (--db postgresql://…): DuckDB has one writer")
+        if import_path is not None:
+            with open_db(settings.db) as store:
+                print_report(import_with_progress(store, import_path, fmt, source=source, coin=None, clock=run.clock))
+        with open_db(settings.db) as store:
+            sources = store.sources()
+        summary = ", ".join(f"{s.source} to {s.last_date}" for s in sources) or "no data yet (import a file)"
+        err.print(
+            f"coinseason serving http://{settings.host}:{settings.port} (docs at /docs) · store "
+            f"{settings.db} · {summary}",
+            highlight=False,
+        )
+        configure_logging(settings.log_level, json=settings.log_json)
+    run.run_server(settings)
