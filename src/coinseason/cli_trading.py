@@ -12,9 +12,10 @@ import polars as pl
 import typer
 
 from coinseason import cli_support as support
-from coinseason.core.basket import Weighting
 from coinseason.services.analytics import AnalyticsService
-from coinseason.services.trading import DISCLAIMER, BacktestParams, BacktestReport, Neutral, TradingService
+from coinseason.services.trading import DISCLAIMER, BacktestParams, BacktestReport, TradingService
+from coinseason.vocab import NeutralRule as Neutral
+from coinseason.vocab import Strategy, Weighting
 
 
 class ReportFormat(StrEnum):
@@ -81,7 +82,7 @@ def backtest(
     """Backtest an allocation strategy between BTC, the alt basket and cash (analysis, not advice)."""
     with support.errors(), support.open_db(db) as store:
         params = BacktestParams(
-            strategy=strategy.value,
+            strategy=Strategy(strategy.value),
             top=top,
             window=window,
             weighting=_weighting(weighting),
@@ -108,15 +109,15 @@ def backtest(
 
 
 def _weighting(value: WeightingName) -> Weighting:
-    return "cap" if value is WeightingName.CAP else "equal"
+    return Weighting.CAP if value is WeightingName.CAP else Weighting.EQUAL
 
 
 def _neutral(value: NeutralRule) -> Neutral:
     choices: dict[NeutralRule, Neutral] = {
-        NeutralRule.SPLIT: "split",
-        NeutralRule.BTC: "btc",
-        NeutralRule.CASH: "cash",
-        NeutralRule.HOLD: "hold",
+        NeutralRule.SPLIT: Neutral.SPLIT,
+        NeutralRule.BTC: Neutral.BTC,
+        NeutralRule.CASH: Neutral.CASH,
+        NeutralRule.HOLD: Neutral.HOLD,
     }
     return choices[value]
 
