@@ -38,6 +38,7 @@ from coinseason.services.analytics import AnalyticsService
 from coinseason.services.importing import ImportService
 from coinseason.services.trading import BacktestParams, TradingService
 from coinseason.store import DuckDBStore
+from coinseason.vocab import Weighting
 from report import Figure, Report, section  # bench/report.py, beside this script
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -131,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         ImportService(store, clock=lambda: dt.datetime.now(dt.UTC)).import_file(path, FileFormat.COINGECKO_DAILY)
         analytics = AnalyticsService(store)
         trading = TradingService(analytics)
-        loaded = trading.loaded(None)
-        trading.volume(loaded)
+        loaded = trading.inputs.loaded(None)
+        trading.inputs.volume(loaded)
         setup = time.perf_counter() - t0
         n_days = loaded.engine.n_days
         print(f"import + engine + volumes: {setup:.1f} s ({n_days:,} days, {loaded.engine.coin_ids.size:,} coins)")
@@ -140,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         params = grid(args.quick)
         section(f"1. {len(params):,} season-rotation parameter sets over {n_days:,} days")
         t0 = time.perf_counter()
-        _, _, market, states, strategy = trading.prepare(params, source=None, start=None, end=None)
+        prepared = trading.prepare(params, source=None, start=None, end=None)
+        market, states, strategy = prepared.market, prepared.states, prepared.strategy
         prep = time.perf_counter() - t0
         t0 = time.perf_counter()
         finals = np.empty(strategy.size)
@@ -189,12 +191,15 @@ def main(argv: list[str] | None = None) -> int:
                     f"{strategy.size:,} tries, not a forecast)")  # fmt: skip
 
         section("3. headline: season-rotation, top 50, 90 days, the whole history")
-        designs = {
-            "monthly, >= 100k USD volume": {},
-            "daily, no volume filter": {"rebalance_days": 1, "min_volume_usd": 0.0},
+        designs = {  # rebalance days, least volume (USD)
+            "monthly, >= 100k USD volume": (30, 100_000.0),
+            "daily, no volume filter": (1, 0.0),
         }
-        for (design, extra), weighting in itertools.product(designs.items(), ("equal", "cap")):
-            rep = trading.backtest(BacktestParams(top=50, window=90, weighting=weighting, **extra))  # type: ignore[arg-type]
+        for (design, (every, least)), weighting in itertools.product(designs.items(), Weighting):
+            params_set = BacktestParams(
+                top=50, window=90, weighting=weighting, rebalance_days=every, min_volume_usd=least
+            )
+            rep = trading.backtest(params_set)
             first, last = rep.daily["date"][0], rep.daily["date"][-1]
             print(f"  {weighting}-weighted alt basket re-formed {design}, {first} to {last}")
             for name, row in rep.metrics.items():

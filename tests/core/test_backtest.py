@@ -319,6 +319,6 @@ def test_basket_rebalancing_costs_include_impact() -> None:
 def test_basket_weights_sum_to_one(weighting: str) -> None:
     price = np.array([[1.0, 2.0, 3.0], [1.1, 2.2, 3.3]])
     members = np.array([[0, 2], [1, NO_COIN]], dtype=np.int32)
-    b = build_basket(members, price, price * 10, np.ones_like(price), weighting=weighting)  # type: ignore[arg-type]
+    b = build_basket(members, price, price * 10, np.ones_like(price), weighting=weighting)
     assert b.weights.sum(axis=1).tolist() == pytest.approx([1.0, 1.0])
     assert b.returns[1] == pytest.approx(0.1)

@@ -7,9 +7,11 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from coinseason.core.engine import SeasonEngine
+from coinseason.core.engine import RankDepths, SeasonEngine
 
 START = dt.date(2020, 1, 1)
+GAP_DAYS = 3
+"""A missing day takes the coin's last observation at most this many days earlier."""
 
 
 def market(n_days: int = 120, n_coins: int = 40, seed: int = 3) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -18,18 +20,21 @@ def market(n_days: int = 120, n_coins: int = 40, seed: int = 3) -> tuple[list[st
     supply = rng.lognormal(10, 2, size=n_coins)
     mcap = price * supply
     listed = rng.integers(0, n_days // 2, size=n_coins)
-    listed[0] = 0
+    listed[[0, 3, 4]] = 0  # coins 3 and 4 carry the long gaps below
     for c, day in enumerate(listed):
         price[:day, c] = np.nan
         mcap[:day, c] = np.nan
     holes = rng.random((n_days, n_coins)) < 0.03
+    if n_days >= 60:  # a gap the fill bridges (GAP_DAYS days) and one it does not (a day more)
+        holes[40 : 40 + GAP_DAYS, 3] = True
+        holes[50 : 51 + GAP_DAYS, 4] = True
     price[holes] = np.nan
     mcap[holes] = np.nan
     ids = ["bitcoin", *[f"coin{i}" for i in range(1, n_coins)]]
     return ids, price, mcap
 
 
-def engine(ids: list[str], price: np.ndarray, mcap: np.ndarray) -> SeasonEngine:
+def engine(ids: list[str], price: np.ndarray, mcap: np.ndarray, depths: RankDepths | None = None) -> SeasonEngine:
     return SeasonEngine(
         start=START,
         coin_ids=ids,
@@ -38,7 +43,40 @@ def engine(ids: list[str], price: np.ndarray, mcap: np.ndarray) -> SeasonEngine:
         btc_id="bitcoin",
         eth_id="coin1",
         stable_ids=frozenset({"coin2"}),
+        gap_days=GAP_DAYS,
+        **({"depths": depths} if depths else {}),
     )
+
+
+Filled = list[list[float]]
+"""day × coin values as plain floats (NaN: no value)."""
+
+
+def filled_by_hand(ids: list[str], price: np.ndarray, mcap: np.ndarray) -> tuple[Filled, Filled]:
+    """Price and market cap of every coin and day from the raw observations (the tidy rows a store holds: a
+    coin's missing day has no row), each missing day taking the coin's last observation at most GAP_DAYS days
+    earlier: the engine's gap fill, written out independently of it."""
+    n_days = price.shape[0]
+    rows = [
+        (coin, day, float(price[day, c]), float(mcap[day, c]))
+        for c, coin in enumerate(ids)
+        for day in range(n_days)
+        if np.isfinite(price[day, c])
+    ]
+    seen: dict[str, dict[int, tuple[float, float]]] = {coin: {} for coin in ids}
+    for coin, day, p, m in rows:
+        seen[coin][day] = (p, m)
+    nan = float("nan")
+    out_price = [[nan] * len(ids) for _ in range(n_days)]
+    out_mcap = [[nan] * len(ids) for _ in range(n_days)]
+    for c, coin in enumerate(ids):
+        last_day, last = -1, (nan, nan)
+        for day in range(n_days):
+            if day in seen[coin]:
+                last_day, last = day, seen[coin][day]
+            if last_day >= 0 and day - last_day <= GAP_DAYS:
+                out_price[day][c], out_mcap[day][c] = last
+    return out_price, out_mcap
 
 
 EXCLUDED = frozenset({"coin2", "coin5"})
@@ -83,27 +121,35 @@ def test_append_refuses_a_wrong_day_or_unknown_coin() -> None:
         eng.append_day(dt.date(2020, 1, 21), ["nope"], np.array([1.0]), np.array([1.0]))
 
 
+def test_gap_fill_takes_the_last_observation_at_most_gap_days_back() -> None:
+    ids, price, mcap = market()
+    eng = engine(ids, price, mcap)
+    filled_price, filled_mcap = filled_by_hand(ids, price, mcap)
+    np.testing.assert_array_equal(eng.price, np.array(filled_price))
+    np.testing.assert_array_equal(eng.market_cap, np.array(filled_mcap))
+    assert np.isfinite(eng.price[40 : 40 + GAP_DAYS, 3]).all()  # bridged
+    assert np.isnan(eng.price[50 + GAP_DAYS, 4])  # one day too far
+
+
 @pytest.mark.parametrize("fill", [True, False])
 def test_breakdown_agrees_with_the_index_every_day(fill: bool) -> None:
     ids, price, mcap = market()
     eng = engine(ids, price, mcap)
+    filled_price, filled_mcap = filled_by_hand(ids, price, mcap)
     index = eng.season_index(EXCLUDED, top=15, window=20, fill=fill)
     for row in range(20, eng.n_days, 7):
         b = eng.breakdown(EXCLUDED, START + dt.timedelta(days=row), top=15, window=20, fill=fill)
         assert b.eligible.sum() == index.n_eligible[row]
         assert b.beats.sum() == index.n_outperforming[row]
         assert not set(eng.coin_ids[b.coins]) & EXCLUDED
-        ranked = [c for c in range(len(ids)) if ids[c] not in EXCLUDED and eng.market_cap[row, c] > 0]
-        ranked.sort(key=lambda c: -eng.market_cap[row, c])
-        alts_with_history = [c for c in ranked if c != 0 and price_at(eng, row, c) and price_at(eng, row - 20, c)]
+        caps = filled_mcap[row]
+        ranked = [c for c in range(len(ids)) if ids[c] not in EXCLUDED and caps[c] > 0]
+        ranked.sort(key=lambda c: -caps[c])
+        alts_with_history = [c for c in ranked if c != 0 and filled_price[row][c] > 0 and filled_price[row - 20][c] > 0]
         btc = [0] if 0 in ranked else []
         expected = btc + alts_with_history[: 15 - len(btc)] if fill else ranked[:15]
         assert sorted(b.coins.tolist()) == sorted(expected)
         assert (np.diff(b.rank[b.coins != 0]) > 0).all()  # BTC first, then the altcoins by rank
-
-
-def price_at(eng: SeasonEngine, row: int, coin: int) -> bool:
-    return bool(eng.price[row, coin] > 0)
 
 
 @pytest.mark.parametrize(("top", "window"), [(0, 10), (501, 10), (10, 0), (10, 731)])
@@ -119,18 +165,21 @@ def test_day_outside_data() -> None:
         engine(ids, price, mcap).breakdown(EXCLUDED, dt.date(2019, 1, 1), top=5, window=3)
 
 
-def naive_index(eng: SeasonEngine, excluded: frozenset[str], top: int, window: int, *, fill: bool) -> list[float]:
-    """The Altcoin Season Index of every day from a plain sort of each day's market caps."""
+def naive_index(
+    ids: list[str], price: Filled, mcap: Filled, excluded: frozenset[str], top: int, window: int, *, fill: bool
+) -> list[float]:
+    """The Altcoin Season Index of every day from a plain sort of each day's hand-filled market caps (BTC is
+    column 0)."""
     out = []
-    for row in range(eng.n_days):
-        caps = eng.market_cap[row]
-        ranked = [c for c in range(caps.size) if eng.coin_ids[c] not in excluded and caps[c] > 0]
+    for row in range(len(price)):
+        caps = mcap[row]
+        ranked = [c for c in range(len(ids)) if ids[c] not in excluded and caps[c] > 0]
         ranked.sort(key=lambda c: -caps[c])  # stable: ties in column order
 
         def ret(c: int, row: int = row) -> float:
-            if row < window or not (price_at(eng, row, c) and price_at(eng, row - window, c)):
+            if row < window or not (price[row][c] > 0 and price[row - window][c] > 0):
                 return np.nan
-            return float(eng.price[row, c] / eng.price[row - window, c] - 1.0)
+            return price[row][c] / price[row - window][c] - 1.0
 
         if fill:
             alts = [c for c in ranked if c != 0 and np.isfinite(ret(c))]
@@ -144,20 +193,17 @@ def naive_index(eng: SeasonEngine, excluded: frozenset[str], top: int, window: i
 
 
 @pytest.mark.parametrize("seed", [3, 4, 5])
-def test_young_coins_crowding_the_cached_ranks_are_passed_over(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+def test_young_coins_crowding_the_cached_ranks_are_passed_over(seed: int) -> None:
     """With a tiny cached depth and deep ranking, the fill rule reaches past both (the deep ranking's days are
     cached, the last block ranks every coin) and still gives the plain result."""
-    import coinseason.core.engine as module
-
-    monkeypatch.setattr(module, "DEFAULT_DEPTH", 3)
-    monkeypatch.setattr(module, "FILL_MARGIN", 1)
-    monkeypatch.setattr(module, "DEEP_DEPTH", 12)
     ids, price, mcap = market(n_days=90, seed=seed)
-    eng = engine(ids, price, mcap)
+    eng = engine(ids, price, mcap, RankDepths(cached=3, fill_margin=1, deep=12))
+    filled_price, filled_mcap = filled_by_hand(ids, price, mcap)
     for top, window in [(4, 30), (8, 60), (2, 5), (15, 80)]:
         for fill in (True, False):
             got = eng.season_index(EXCLUDED, top=top, window=window, fill=fill).value
-            np.testing.assert_array_equal(got, naive_index(eng, EXCLUDED, top, window, fill=fill))
+            expected = naive_index(ids, filled_price, filled_mcap, EXCLUDED, top, window, fill=fill)
+            np.testing.assert_array_equal(got, expected)
     assert eng._deep[EXCLUDED][1].any()  # the deep ranking was used and kept
 
 

@@ -12,12 +12,18 @@ from hypothesis import strategies as st
 from coinseason.core.peg import (
     ASSET_BAND,
     ASSET_MEDIAN_BAND,
+    MIN_OBS,
     USD_BAND,
     USD_MEDIAN_BAND,
-    is_pegged,
-    peg_share,
+    Band,
+    is_pegged_stats,
     peg_stats,
 )
+
+
+def is_pegged(ratio: np.ndarray, *, band: Band, median_band: Band, min_obs: int = MIN_OBS) -> bool:
+    """The two steps the classification takes: the stats in ``band``, then the decision on them."""
+    return is_pegged_stats(peg_stats(ratio, band=band), median_band=median_band, min_obs=min_obs)
 
 
 def test_bands_are_those_of_the_coingecko_readme() -> None:
@@ -30,17 +36,22 @@ def test_bands_are_those_of_the_coingecko_readme() -> None:
 def test_peg_share_counts_finite_ratios_in_band() -> None:
     # in band: 1.0, 0.95 (bound), 1.05 (bound); out: 0.9, 2.0; NaN and inf are ignored -> 3 of 5
     ratio = np.array([1.0, 0.95, 1.05, 0.9, 2.0, np.nan, np.inf])
-    assert peg_share(ratio, low=0.95, high=1.05) == pytest.approx(0.6)
+    stats = peg_stats(ratio, band=(0.95, 1.05))
+    assert stats.share == pytest.approx(0.6)
+    assert stats.n_obs == 5
 
 
 def test_peg_share_without_finite_ratio_is_nan() -> None:
-    assert math.isnan(peg_share(np.array([]), low=0.95, high=1.05))
-    assert math.isnan(peg_share(np.array([np.nan, np.nan]), low=0.95, high=1.05))
+    for ratio in (np.array([]), np.array([np.nan, np.nan])):
+        stats = peg_stats(ratio, band=(0.95, 1.05))
+        assert math.isnan(stats.share) and math.isnan(stats.median) and stats.n_obs == 0
 
 
-def test_peg_share_refuses_an_inverted_band() -> None:
+def test_an_inverted_band_is_refused() -> None:
     with pytest.raises(ValueError, match="above"):
-        peg_share(np.ones(3), low=1.05, high=0.95)
+        peg_stats(np.ones(3), band=(1.05, 0.95))
+    with pytest.raises(ValueError, match="above"):
+        is_pegged_stats(peg_stats(np.ones(3), band=USD_BAND), median_band=(1.02, 0.98))
 
 
 def test_peg_stats_golden() -> None:

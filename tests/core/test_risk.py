@@ -22,11 +22,7 @@ def test_trailing_volatility_uses_past_days_only() -> None:
     assert exposure[0] == 0.0
 
 
-def test_fixed_fraction_and_capped_kelly() -> None:
-    # risk 1 % of 100,000 with a 5 % stop: a 20,000 position
-    assert risk.fixed_fraction(100_000.0, risk=0.01, stop_distance=0.05) == pytest.approx(20_000.0)
-    with pytest.raises(ValueError, match="positive"):
-        risk.fixed_fraction(1.0, risk=0.01, stop_distance=0.0)
+def test_capped_kelly() -> None:
     # returns 0.03, −0.01: mean 0.01, variance (0.02² × 2) / 1 = 8e-4 → Kelly 12.5, capped
     r = np.array([0.03, -0.01])
     assert risk.kelly_fraction(r, cap=100.0) == pytest.approx(12.5)
@@ -34,29 +30,14 @@ def test_fixed_fraction_and_capped_kelly() -> None:
     assert risk.kelly_fraction(-r, cap=0.5) == 0.0  # a losing edge: no position
 
 
-def test_stop_loss_and_trailing_stop() -> None:
-    prices = np.array([100.0, 110.0, 120.0, 100.0, 80.0, 130.0])
-    stop = risk.simulate_stops(prices, stop_loss=0.15)  # level 85: first at or below on day 4 (80)
-    assert (stop.exit_day, stop.reason) == (4, "stop")
-    assert np.prod(1 + stop.returns) == pytest.approx(0.8)  # exits at the day's price, below the level
-    trail = risk.simulate_stops(prices, trailing=0.1)  # peak 120 → level 108; day 3 at 100
-    assert (trail.exit_day, trail.reason) == (3, "trailing")
-    assert np.prod(1 + trail.returns) == pytest.approx(1.0)
-    assert risk.simulate_stops(prices, stop_loss=0.5).exit_day == -1
-
-
 def test_concentration() -> None:
     assert risk.herfindahl(np.full(4, 0.25)) == pytest.approx(0.25)
     assert risk.herfindahl(np.array([3.0, 1.0])) == pytest.approx(0.75**2 + 0.25**2)  # normalised first
-    assert risk.top_k_weight(np.array([0.1, 0.5, 0.4]), k=2) == pytest.approx(0.9)
 
 
-def test_correlation_and_portfolio_volatility() -> None:
+def test_portfolio_volatility() -> None:
     a = np.array([0.01, -0.02, 0.03, 0.0])
     r = np.column_stack([a, 2 * a, -a])
-    c = risk.correlation(r)
-    assert c[0, 1] == pytest.approx(1.0)
-    assert c[0, 2] == pytest.approx(-1.0)
     # half in a, half in −a: no risk left
     assert risk.portfolio_volatility(r[:, [0, 2]], [0.5, 0.5]) == pytest.approx(0.0, abs=1e-12)
     assert risk.portfolio_volatility(r[:, [0]], [1.0], annualization=1) == pytest.approx(np.std(a, ddof=1))

@@ -53,10 +53,8 @@ def test_var_and_cvar_follow_empyrical() -> None:
     assert m.conditional_value_at_risk(R, cutoff=0.5) == pytest.approx(-0.05)  # worst three: (−0.2 + 0 + 0.05) / 3
 
 
-def test_hit_rate_turnover_exposure() -> None:
+def test_hit_rate() -> None:
     assert m.hit_rate(R) == pytest.approx(0.75)  # 3 of the 4 days that moved
-    assert m.annual_turnover(np.array([0.0, 1.0, 0.0, 0.0]), annualization=365) == pytest.approx(365 / 4)
-    assert m.exposure(np.array([1.0, 0.5, 0.0, 0.5])) == pytest.approx(0.5)
 
 
 def test_columns_are_independent_series() -> None:

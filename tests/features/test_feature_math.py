@@ -29,14 +29,6 @@ def test_rolling_mean_and_std_need_a_full_window() -> None:
         f.rolling_mean(x, 0)
 
 
-def test_realised_volatility_of_alternating_returns() -> None:
-    # log returns +a, -a, +a, -a: sample std over 4 days = a * sqrt(4/3)
-    a = 0.01
-    price = np.exp(np.cumsum([0.0, a, -a, a, -a]))
-    vol = f.realised_volatility(price, 4, periods_per_year=365)
-    assert vol[-1] == pytest.approx(a * np.sqrt(4 / 3) * np.sqrt(365))
-
-
 def test_slope_of_a_line_and_of_a_step() -> None:
     np.testing.assert_allclose(f.rolling_slope(3.0 * np.arange(6) + 5, 4)[3:], [3.0, 3.0, 3.0])
     # (0, 0, 1, 1): least-squares slope = sum((t - 1.5) * y) / sum((t - 1.5)^2) = (0.5 + 1.5) / 5 = 0.4
@@ -92,7 +84,6 @@ def test_day_d_reads_no_later_day(x: np.ndarray, y: np.ndarray, cut: int, data: 
         lambda a, b: f.rolling_std(a, 7),
         lambda a, b: f.rolling_slope(a, 7),
         lambda a, b: f.pct_change(a, 5),
-        lambda a, b: f.realised_volatility(a, 7),
         lambda a, b: f.rolling_corr(a, b, 10),
     ):
         np.testing.assert_array_equal(fn(x, y)[: cut + 1], fn(x2, y2)[: cut + 1])

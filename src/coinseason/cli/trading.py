@@ -32,11 +32,10 @@ from coinseason.cli.options import (
 from coinseason.cli.output import emit, errors, out
 from coinseason.cli.report_html import render
 from coinseason.cli.runtime import open_db
-from coinseason.core import basket
 from coinseason.services.analytics import AnalyticsService
 from coinseason.services.rebalance import read_holdings
 from coinseason.services.rebalance import rebalance as plan_rebalance
-from coinseason.services.trading import DISCLAIMER, BacktestParams, BacktestReport, Neutral, TradingService
+from coinseason.services.trading import DISCLAIMER, BacktestParams, BacktestReport, TradingService
 from coinseason.vocab import DEFAULT_TOP, DEFAULT_WINDOW, NeutralRule, Strategy, Weighting
 
 
@@ -49,14 +48,6 @@ class ReportFormat(StrEnum):
 
 
 WeightingOption = Annotated[Weighting, typer.Option("--weighting", help="Alt basket weights")]
-
-_WEIGHTINGS: dict[Weighting, basket.Weighting] = {Weighting.EQUAL: "equal", Weighting.CAP: "cap"}
-_NEUTRAL_RULES: dict[NeutralRule, Neutral] = {
-    NeutralRule.SPLIT: "split",
-    NeutralRule.BTC: "btc",
-    NeutralRule.CASH: "cash",
-    NeutralRule.HOLD: "hold",
-}
 
 
 def backtest(
@@ -96,14 +87,14 @@ def backtest(
     """Backtest an allocation strategy between BTC, the alt basket and cash (analysis, not advice)."""
     with errors(), open_db(db) as store:
         params = BacktestParams(
-            strategy=strategy.value,
+            strategy=strategy,
             top=top,
             window=window,
-            weighting=_WEIGHTINGS[weighting],
+            weighting=weighting,
             exclude=exclude,
             altcoin_at=altcoin_at,
             bitcoin_at=bitcoin_at,
-            neutral=_NEUTRAL_RULES[neutral],
+            neutral=neutral,
             confirm_days=confirm_days,
             lookback=lookback,
             band=band,
@@ -169,7 +160,7 @@ def risk(
             source=source,
             exclude=exclude,
             top=top,
-            weighting=_WEIGHTINGS[weighting],
+            weighting=weighting,
             days=days,
             order_usd=order_usd,
             spread_bps=spread_bps,

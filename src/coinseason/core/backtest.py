@@ -200,8 +200,6 @@ class BacktestResult:
     """``(T, P)`` one-way turnover, ``sum |Δw| / 2`` over the three assets (None unless ``daily``)."""
     cost: Floats | None
     """``(T, P)`` costs as a fraction of equity (None unless ``daily``)."""
-    market_weight: Floats | None
-    """``(T, P)`` share held outside cash after the day's trades (None unless ``daily``)."""
     weights: NDArray[np.float32] | None
     """``(T, P, 3)`` weights after each day's trades, when asked for."""
     trades: NDArray[np.int64]
@@ -244,7 +242,7 @@ def run_backtest(
     base = np.arange(p) * 4
     codes = states.astype(np.int64) + 1
     out_ret = np.zeros((n_days, p))
-    out_turn, out_cost, out_market = (np.zeros((n_days, p)) if daily else None for _ in range(3))
+    out_turn, out_cost = (np.zeros((n_days, p)) if daily else None for _ in range(2))
     weights = np.zeros((n_days, p, N_ASSETS), dtype=np.float32) if keep_weights else None
     trades = np.zeros(p, dtype=np.int64)
     sum_turn, sum_cost, sum_market = np.zeros(p), np.zeros(p), np.zeros(p)
@@ -290,18 +288,15 @@ def run_backtest(
         equity *= 1.0 + net
         w = new
         out_ret[t] = net
-        market_share = 1.0 - w[2]
         sum_turn += turn
         sum_cost += cost
-        sum_market += market_share
-        if out_turn is not None and out_cost is not None and out_market is not None:
-            out_turn[t], out_cost[t], out_market[t] = turn, cost, market_share
+        sum_market += 1.0 - w[2]
+        if out_turn is not None and out_cost is not None:
+            out_turn[t], out_cost[t] = turn, cost
         if weights is not None:
             weights[t] = np.column_stack(w)
     steps = max(n_days - 1, 1)
-    return BacktestResult(
-        out_ret, out_turn, out_cost, out_market, weights, trades, sum_turn / steps, sum_market / steps, sum_cost
-    )
+    return BacktestResult(out_ret, out_turn, out_cost, weights, trades, sum_turn / steps, sum_market / steps, sum_cost)
 
 
 def allocation_table(btc: ArrayLike, alt: ArrayLike, neutral: ArrayLike) -> Floats:

@@ -23,7 +23,6 @@ Rules (each stated so a result can be checked by hand):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,7 +31,6 @@ from coinseason.core.panel import FloatMatrix, IntMatrix, gather
 from coinseason.core.peg import USD_BAND
 from coinseason.core.universe import NO_COIN
 
-Weighting = Literal["equal", "cap"]
 MISSING_VOLUME_USD = 1e6
 """Volume assumed for a coin whose traded volume is unknown (0 or missing), for the impact term."""
 REBALANCE_DAYS = 30
@@ -67,8 +65,9 @@ class Basket:
     """``(T,)`` True on the days the basket was (re-)formed."""
 
 
-def basket_weights(members: IntMatrix, market_cap: FloatMatrix, weighting: Weighting) -> NDArray[np.float64]:
-    """Weights of each day's members: equal, or proportional to that day's market cap; rows sum to 1 (or 0)."""
+def basket_weights(members: IntMatrix, market_cap: FloatMatrix, weighting: str) -> NDArray[np.float64]:
+    """Weights of each day's members: ``"equal"``, or proportional to that day's market cap (``"cap"``); rows sum
+    to 1 (or 0)."""
     present = members != NO_COIN
     if weighting == "equal":
         raw = present.astype(np.float64)
@@ -113,7 +112,7 @@ def build_basket(
     market_cap: FloatMatrix,
     volume: FloatMatrix,
     *,
-    weighting: Weighting = "equal",
+    weighting: str = "equal",
     rebalance_days: int = REBALANCE_DAYS,
     drift: float | None = None,
     min_volume: float = 0.0,

@@ -2,8 +2,8 @@
 
 No I/O: :class:`coinseason.services.analytics.AnalyticsService` loads it from a store. Everything computed is
 cached per (exclusion set, N, W) and extended in place when a new day is appended. Beside the series the engine
-keeps, per exclusion set, each day's ranking :data:`DEFAULT_DEPTH` deep (or deeper when asked) and, for the days
-that needed them, ranks down to :data:`DEEP_DEPTH`; and the prices of every coin of those rankings stored coin
+keeps, per exclusion set, each day's ranking :attr:`RankDepths.cached` deep (or deeper when asked) and, for the
+days that needed them, ranks down to :attr:`RankDepths.deep`; and the prices of every coin of those rankings stored coin
 by coin (:class:`coinseason.core.panel.CoinMajor`), which makes the returns of whole series quick to pick.
 """
 
@@ -38,18 +38,28 @@ from coinseason.core.season import (
 )
 from coinseason.core.universe import MAX_TOP, NO_COIN, rank_order, top_n
 
-DEFAULT_DEPTH = 200
-FILL_MARGIN = 32
-"""Ranks looked at beyond N before a deeper look is needed to fill the places of young coins; each deeper block
-of ranks, for the days still short, doubles the margin."""
-DEEP_DEPTH = 1000
-"""Depth of the second ranking, kept per day once a universe needed ranks past the cached order (a full ranking
-of the day is made, not kept, past it)."""
 MAX_WINDOW = 730
 MAX_SERIES = 256
 """Season index series kept per engine (oldest dropped first): every one kept is extended on each appended day."""
 ROLLBACK_DAYS = 7
 """How many of the last days :meth:`SeasonEngine.drop_last` can take back (to append them again as rewritten)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RankDepths:
+    """How deep the engine ranks and caches each day's coins (speed and memory only: results do not depend on it)."""
+
+    cached: int = 200
+    """Depth of each day's ranking kept per exclusion set (deeper when a larger N asks for it)."""
+    fill_margin: int = 32
+    """Ranks looked at beyond N before a deeper look is needed to fill the places of young coins; each deeper
+    block of ranks, for the days still short, doubles the margin."""
+    deep: int = 1000
+    """Depth of the second ranking, kept per day once a universe needed ranks past the cached order (a full
+    ranking of the day is made, not kept, past it)."""
+
+
+DEFAULT_DEPTHS = RankDepths()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +89,13 @@ class SeasonEngine:
         eth_id: str | None = None,
         stable_ids: frozenset[str] = frozenset(),
         gap_days: int = DEFAULT_GAP_DAYS,
+        depths: RankDepths = DEFAULT_DEPTHS,
     ) -> None:
         if price.shape != market_cap.shape or price.shape[1] != len(coin_ids):
             raise ValueError("price, market cap and coin ids disagree in shape")
         self.start = start
         self.gap_days = gap_days
+        self.depths = depths
         self.coin_ids = np.asarray(coin_ids, dtype=object)
         self._column = {c: i for i, c in enumerate(coin_ids)}
         self.btc = self._column.get(btc_id, NO_COIN) if btc_id else NO_COIN
@@ -146,12 +158,13 @@ class SeasonEngine:
             self._members[key] = ~self._among(excluded)
         return self._members[key]
 
-    def order(self, excluded: frozenset[str], depth: int = DEFAULT_DEPTH) -> IntMatrix:
-        """Each day's ranking by market cap (excluded coins removed), at least ``depth`` deep."""
+    def order(self, excluded: frozenset[str], depth: int | None = None) -> IntMatrix:
+        """Each day's ranking by market cap (excluded coins removed), at least ``depth`` deep (default and least:
+        :attr:`RankDepths.cached`)."""
+        want = self.depths.cached if depth is None else depth
         cached = self._orders.get(excluded)
-        if cached is None or cached.shape[1] < depth:
-            depth = max(depth, DEFAULT_DEPTH)
-            cached = rank_order(self.market_cap, members=self.members(excluded), depth=depth)
+        if cached is None or cached.shape[1] < want:
+            cached = rank_order(self.market_cap, members=self.members(excluded), depth=max(want, self.depths.cached))
             self._orders[excluded] = cached
             self._by_coin_sets.discard(excluded)
         return cached
@@ -210,7 +223,7 @@ class SeasonEngine:
         by_coin = self._prices_by_coin(excluded) if rows is None else None
         at = np.flatnonzero(day >= window)  # no coin has a W-day return on an earlier day
         lo = 0
-        for hi in _fill_depths(top, order.shape[1], self.coin_ids.size):
+        for hi in _fill_depths(top, order.shape[1], self.coin_ids.size, self.depths):
             ranked = self._ranks(excluded, day[at], lo, hi)
             short = fill_places(
                 self.price, universe, ranked, window=window, top=top, btc=self.btc, rows=day[at], at=at, by_coin=by_coin
@@ -236,14 +249,15 @@ class SeasonEngine:
         order = self._orders[excluded]
         if hi <= order.shape[1]:
             return order[rows, lo:hi]
-        if hi <= min(DEEP_DEPTH, self.coin_ids.size):
+        if hi <= min(self.depths.deep, self.coin_ids.size):
             return self._deep_order(excluded, rows)[:, lo:hi]
         members = self.members(excluded)
         return rank_order(self.market_cap, members=members, depth=hi, rows=rows)[:, lo:hi]
 
     def _deep_order(self, excluded: frozenset[str], rows: NDArray[np.intp]) -> IntMatrix:
-        """The days' rankings :data:`DEEP_DEPTH` deep, each day ranked once (the cache grows with appended days)."""
-        depth = min(DEEP_DEPTH, self.coin_ids.size)
+        """The days' rankings :attr:`RankDepths.deep` deep, each day ranked once (the cache grows with appended
+        days)."""
+        depth = min(self.depths.deep, self.coin_ids.size)
         ranks, known = self._deep.get(excluded, (np.empty((0, depth), np.int32), np.zeros(0, bool)))
         if known.size < self.n_days:  # room for this many days and some to append
             grown = np.empty((self.n_days + max(32, self.n_days // 8), depth), np.int32)
@@ -491,12 +505,12 @@ def _concat_dominance(a: Dominance, b: Dominance) -> Dominance:
     )
 
 
-def _fill_depths(top: int, cached: int, n_coins: int) -> list[int]:
+def _fill_depths(top: int, cached: int, n_coins: int, depths: RankDepths) -> list[int]:
     """Where the rank blocks of a ``fill`` universe end: ``top`` plus a margin that doubles from block to block
-    (:data:`FILL_MARGIN`, twice that, ...), the cached order's depth, the deep ranking's and every coin."""
-    deep = min(DEEP_DEPTH, n_coins) if n_coins > cached else min(cached, max(n_coins, 1))
+    (:attr:`RankDepths.fill_margin`, twice that, ...), the cached order's depth, the deep ranking's and every coin."""
+    deep = min(depths.deep, n_coins) if n_coins > cached else min(cached, max(n_coins, 1))
     ends = {min(cached, deep), deep, max(n_coins, deep)}
-    margin = FILL_MARGIN
+    margin = depths.fill_margin
     while top + margin < deep:
         ends.add(top + margin)
         margin *= 2

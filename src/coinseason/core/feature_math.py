@@ -10,7 +10,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
-NS_PER_DAY = 86_400_000_000_000
 
 
 def _check_window(window: int) -> None:
@@ -80,11 +79,6 @@ def rolling_std(x: FloatArray, window: int) -> FloatArray:
         block = x[idx]
         out[rows] = block.std(axis=1, ddof=1)
     return out
-
-
-def realised_volatility(price: FloatArray, window: int, *, periods_per_year: int = 365) -> FloatArray:
-    """Annualised realised volatility: ``std(log returns over the window) * sqrt(periods_per_year)``."""
-    return rolling_std(log_returns(price), window) * float(np.sqrt(periods_per_year))
 
 
 def rolling_slope(x: FloatArray, window: int) -> FloatArray:

@@ -52,18 +52,6 @@ def _check_band(name: str, band: Band) -> None:
         raise ValueError(f"{name}: low {low} is above high {high}")
 
 
-def peg_share(ratio: ArrayLike, *, low: float, high: float) -> float:
-    """Share of the finite ratios that lie in ``[low, high]`` (bounds included).
-
-    NaN and infinite ratios are ignored; with no finite ratio the share is NaN.
-    """
-    _check_band("band", (low, high))
-    values = _finite(ratio)
-    if values.size == 0:
-        return float("nan")
-    return float(np.count_nonzero((values >= low) & (values <= high)) / values.size)
-
-
 def peg_stats(ratio: ArrayLike, *, band: Band) -> PegStats:
     """Share in ``band``, median and count of the finite ratios (NaN share and median when there is none)."""
     _check_band("band", band)
@@ -82,30 +70,16 @@ def is_pegged_stats(
     min_share: float = MIN_SHARE,
     min_obs: int = MIN_OBS,
 ) -> bool:
-    """The peg decision on already computed :class:`PegStats` (see :func:`is_pegged`)."""
+    """True when the ratios summarised by ``stats`` (:func:`peg_stats`) show a peg to the reference.
+
+    Pegged means: at least ``min_share`` of the finite ratios lie in the band the stats were taken with (bounds
+    included) **and** their median lies in ``median_band``. Use ``USD_BAND`` and ``USD_MEDIAN_BAND`` ([0.95,
+    1.05] and [0.98, 1.02]) for a US-dollar peg, ``ASSET_BAND`` and ``ASSET_MEDIAN_BAND`` ([0.9, 1.35] and
+    [0.95, 1.25]) for a peg to BTC, ETH or another asset, as in the CoinGecko data README. With fewer than
+    ``min_obs`` finite ratios the answer is False: too few days to tell a peg from a coincidence.
+    """
     _check_band("median_band", median_band)
     if stats.n_obs < min_obs or stats.n_obs == 0:
         return False
     low, high = median_band
     return bool(stats.share >= min_share and low <= stats.median <= high)
-
-
-def is_pegged(
-    ratio: ArrayLike,
-    *,
-    band: Band,
-    median_band: Band,
-    min_share: float = MIN_SHARE,
-    min_obs: int = MIN_OBS,
-) -> bool:
-    """True when the token whose daily price ratios to a reference are ``ratio`` is pegged to it.
-
-    Pegged means: at least ``min_share`` of the finite ratios lie in ``band`` (bounds included) **and** the
-    median of the finite ratios lies in ``median_band``. Use ``band=USD_BAND, median_band=USD_MEDIAN_BAND``
-    ([0.95, 1.05] and [0.98, 1.02]) for a US-dollar peg and ``band=ASSET_BAND, median_band=ASSET_MEDIAN_BAND``
-    ([0.9, 1.35] and [0.95, 1.25]) for a peg to BTC, ETH or another asset, as in the CoinGecko data README.
-
-    NaN and infinite ratios are ignored. With fewer than ``min_obs`` finite ratios the answer is False: too
-    few days to tell a peg from a coincidence.
-    """
-    return is_pegged_stats(peg_stats(ratio, band=band), median_band=median_band, min_share=min_share, min_obs=min_obs)

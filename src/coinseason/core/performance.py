@@ -158,22 +158,6 @@ def hit_rate(returns: ArrayLike) -> Values:
         return _out(np.count_nonzero(r > 0, axis=0) / np.where(moved > 0, moved, np.nan))
 
 
-def annual_turnover(turnover: ArrayLike, *, annualization: int = DAYS_PER_YEAR) -> Values:
-    """Mean daily one-way turnover (``sum |Δw| / 2``) times ``annualization``: the portfolio traded per year."""
-    t = _returns(turnover)
-    if t.shape[0] == 0:
-        return _out(np.full(t.shape[1:], np.nan))
-    return _out(np.nanmean(t, axis=0) * annualization)
-
-
-def exposure(market_weight: ArrayLike) -> Values:
-    """Mean share of the portfolio held outside cash."""
-    w = _returns(market_weight)
-    if w.shape[0] == 0:
-        return _out(np.full(w.shape[1:], np.nan))
-    return _out(np.nanmean(w, axis=0))
-
-
 METRIC_NAMES = (
     "total_return",
     "cagr",

@@ -1,11 +1,9 @@
-"""Risk and liquidity tools: position sizing, stop simulation, concentration, correlation, liquidity.
+"""Risk and liquidity tools: position sizing, concentration, portfolio volatility, liquidity.
 
 Pure functions over numpy arrays; volatilities are annualised with :data:`coinseason.core.performance.DAYS_PER_YEAR`.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -50,15 +48,6 @@ def volatility_target(
     return np.minimum(size, cap)
 
 
-def fixed_fraction(equity: ArrayLike, *, risk: float, stop_distance: ArrayLike) -> Floats:
-    """Position value that loses ``risk`` × equity if the stop ``stop_distance`` (a fraction of the price) is hit:
-    ``equity * risk / stop_distance``."""
-    stop = _floats(stop_distance)
-    if np.any(stop <= 0):
-        raise ValueError("the stop distance must be positive")
-    return _floats(equity) * risk / stop
-
-
 def kelly_fraction(returns: ArrayLike, *, cap: float = 0.5, risk_free: float = 0.0) -> Floats:
     """Capped Kelly fraction ``clip((mean(r) - rf) / var(r), 0, cap)`` (the continuous-return approximation,
     variance with ddof=1); NaN with fewer than 2 returns."""
@@ -71,41 +60,7 @@ def kelly_fraction(returns: ArrayLike, *, cap: float = 0.5, risk_free: float = 0
     return np.asarray(np.clip(raw, 0.0, cap), dtype=np.float64)
 
 
-# -- stops --------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class StopResult:
-    exit_day: int
-    """Day of the exit (-1: never stopped)."""
-    reason: str
-    """``stop``, ``trailing`` or ``none``."""
-    returns: Floats
-    """Daily returns of the position: the asset's until the exit day (included), 0 after."""
-
-
-def simulate_stops(prices: ArrayLike, *, stop_loss: float | None = None, trailing: float | None = None) -> StopResult:
-    """Hold from day 0's price; exit on the first day whose price is at or below ``entry * (1 - stop_loss)`` or
-    ``peak * (1 - trailing)`` (peak: highest price since entry, before that day). Daily prices only: the exit is
-    at that day's price, so a gap through the level costs more than the level (no intraday fill assumed)."""
-    p = _floats(prices)
-    rets = np.zeros(p.shape[0])
-    if p.shape[0] > 1:
-        rets[1:] = p[1:] / p[:-1] - 1.0
-    peak = np.maximum.accumulate(p)
-    prior_peak = np.concatenate([p[:1], peak[:-1]])
-    hit_stop = p <= p[0] * (1.0 - stop_loss) if stop_loss is not None else np.zeros(p.shape, bool)
-    hit_trail = p <= prior_peak * (1.0 - trailing) if trailing is not None else np.zeros(p.shape, bool)
-    hit_stop[0] = hit_trail[0] = False
-    hits = np.flatnonzero(hit_stop | hit_trail)
-    if hits.size == 0:
-        return StopResult(-1, "none", rets)
-    day = int(hits[0])
-    rets[day + 1 :] = 0.0
-    return StopResult(day, "stop" if hit_stop[day] else "trailing", rets)
-
-
-# -- concentration and correlation --------------------------------------------------------------------------------
+# -- concentration and portfolio volatility -----------------------------------------------------------------------
 
 
 def _normalised(weights: ArrayLike) -> Floats:
@@ -120,22 +75,6 @@ def herfindahl(weights: ArrayLike) -> Floats:
     holdings, 1 for a single one."""
     w = _normalised(weights)
     return np.asarray((w * w).sum(axis=-1), dtype=np.float64)
-
-
-def top_k_weight(weights: ArrayLike, *, k: int) -> Floats:
-    """Combined weight of the ``k`` largest (absolute, normalised) holdings."""
-    w = np.sort(_normalised(weights), axis=-1)
-    return np.asarray(w[..., ::-1][..., :k].sum(axis=-1), dtype=np.float64)
-
-
-def correlation(returns: ArrayLike) -> Floats:
-    """Pearson correlation of the columns of ``(T, K)`` returns over the days on which every column has a value."""
-    r = _floats(returns)
-    full = r[np.isfinite(r).all(axis=1)]
-    if full.shape[0] < 2:
-        return np.full((r.shape[1], r.shape[1]), np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(np.corrcoef(full, rowvar=False), dtype=np.float64).reshape(r.shape[1], r.shape[1])
 
 
 def portfolio_volatility(returns: ArrayLike, weights: ArrayLike, *, annualization: int = DAYS_PER_YEAR) -> float:

@@ -19,6 +19,8 @@ from coinseason.core.universe import NO_COIN
 from coinseason.data.tidy import TokenClass
 from coinseason.errors import ConfigError, DataError
 from coinseason.services.trading import DISCLAIMER, TradingService
+from coinseason.services.trading.params import check_top, check_window
+from coinseason.vocab import DEFAULT_TOP, DEFAULT_WINDOW, Weighting
 
 CASH = "cash"
 """Row name of the cash (stablecoin) holding; holdings of stablecoins count as cash."""
@@ -114,14 +116,18 @@ def rebalance(
     profile: str,
     *,
     source: str | None = None,
-    top: int = 50,
-    window: int = 90,
-    weighting: str = "cap",
+    top: int = DEFAULT_TOP,
+    window: int = DEFAULT_WINDOW,
+    weighting: str = Weighting.CAP,
     fee_bps: float = 10.0,
     spread_bps: float = 10.0,
     impact: float = 0.1,
 ) -> RebalancePlan:
-    loaded = trading.loaded(source)
+    """The plan that moves ``holdings`` to the ``profile``'s allocation for the season of the latest day."""
+    check_top(top)
+    check_window(window)
+    inputs = trading.inputs
+    loaded = inputs.loaded(source)
     eng = loaded.engine
     last = eng.n_days - 1
     col = {c: i for i, c in enumerate(eng.coin_ids)}
@@ -142,13 +148,14 @@ def rebalance(
     total = sum(values.values())
     if total <= 0:
         raise DataError("the holdings are worth nothing at the latest prices")
-    index = trading.season_value(loaded, "default", top, window)
+    index = inputs.season_value(loaded, "default", top, window)
     state = int(season_state(index[last:])[0])
     season = {BTC: "btc", ALT: "alt"}.get(state, "neutral")
     name, target_vol = parse_profile(profile)
     btc_w, alt_w, cash_w = profile_allocation(name, season)
     # the alt basket as the backtests form it today: the top N with enough volume, not trading as a stablecoin
-    basket = trading.basket(loaded, "default", top, "cap" if weighting == "cap" else "equal", rebalance_days=1)
+    basket_weights = Weighting.CAP if weighting == Weighting.CAP else Weighting.EQUAL
+    basket = inputs.basket(loaded, "default", top, basket_weights, rebalance_days=1)
     held = basket.members[last] != NO_COIN
     members, inner = basket.members[last][held], basket.weights[last][held]
     risky = {eng.coin_ids[eng.btc]: btc_w}
@@ -165,7 +172,7 @@ def rebalance(
         )
     target = {k: v for k, v in risky.items() if v > 0}
     target[CASH] = max(1.0 - sum(target.values()), 0.0)
-    vol = trading.volume(loaded)[last]
+    vol = inputs.volume(loaded)[last]
     coins = sorted(set(values) | set(target), key=lambda c: (c == CASH, -target.get(c, 0.0), c))
     rows = []
     for c in coins:
