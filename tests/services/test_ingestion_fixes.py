@@ -14,11 +14,11 @@ import pytest
 
 from coinseason.data.gates import REASON_PENDING, REASON_PRICE_SPIKE, REASON_STALE
 from coinseason.data.tidy import FLAG_MCAP_SPIKE, TokenClass
-from coinseason.errors import ProviderError, RetryableProviderError
+from coinseason.errors import ProviderError, RetryableProviderError, SnapshotRejected
 from coinseason.providers.base import CoinHistory, GlobalSnapshot, MarketSnapshot
 from coinseason.services.analytics import AnalyticsService, SeasonQuery
 from coinseason.services.ingestion import IngestionService, IngestReport
-from coinseason.services.ingestion.service import EXCLUSION_CATEGORIES, SnapshotRejected
+from coinseason.services.ingestion.categories import EXCLUSION_CATEGORIES
 from coinseason.store import DuckDBStore, Store
 from tests.conftest import SMALL_MARKET_DAYS
 from tests.services.ingest_fakes import FakeProvider, small_daily

@@ -27,7 +27,7 @@ from coinseason.core.universe import NO_COIN
 from coinseason.data.tidy import FLAG_MCAP_SPIKE, TokenClass
 from coinseason.errors import ConfigError, NoDataError
 from coinseason.services.classify import ClassificationService, ExclusionSet, reference_coins
-from coinseason.store.protocols import Store
+from coinseason.store.protocols import MarketData
 from coinseason.store.records import SourceSummary
 
 log = logging.getLogger("coinseason.analytics")
@@ -133,7 +133,7 @@ def _engine_values(obs: pl.DataFrame, start: dt.date) -> pl.DataFrame:
     )
 
 
-def load_engine(store: Store, source: str) -> Loaded:
+def load_engine(store: MarketData, source: str) -> Loaded:
     """Read every observation of ``source`` into a :class:`SeasonEngine`."""
     obs = store.observations(source, columns=OBSERVATION_COLUMNS)
     if obs.height == 0:
@@ -166,7 +166,7 @@ def _column_id(engine: SeasonEngine, column: int) -> str | None:
     return None if column == NO_COIN else str(engine.coin_ids[column])
 
 
-def extend_loaded(store: Store, old: Loaded) -> tuple[Loaded | None, str]:
+def extend_loaded(store: MarketData, old: Loaded) -> tuple[Loaded | None, str]:
     """``old`` brought up to date with the store without a rebuild, when the store only rewrote some of the last
     days (at most :attr:`SeasonEngine.rollback_days`) and added days after them, for the same coins and
     references: those days are taken back from a copy of the engine and appended as stored now. The result
@@ -235,7 +235,7 @@ def _window(dates: np.ndarray, start: dt.date | None, end: dt.date | None) -> np
 class AnalyticsService:
     """Season index, dominance, season periods and breakdowns over a store; engines cached per source."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: MarketData) -> None:
         self._store = store
         self._loaded: dict[str, Loaded] = {}
         self._exclusions: dict[tuple[str, str], ExclusionSet] = {}
@@ -246,7 +246,7 @@ class AnalyticsService:
         """Sources this service got from an earlier one brought up to date (:meth:`refreshed`), not reloaded."""
 
     @property
-    def store(self) -> Store:
+    def store(self) -> MarketData:
         return self._store
 
     def refreshed(self) -> AnalyticsService:

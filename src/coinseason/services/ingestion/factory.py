@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from coinseason.clock import utc_now as utc_now
 from coinseason.data.gates import GateConfig
+from coinseason.providers.base import MarketProvider
+from coinseason.services.hooks import AppHooks
+from coinseason.services.ingestion.checks import PriceReference
+from coinseason.services.ingestion.config import IngestConfig
 from coinseason.services.ingestion.schedule import Schedule
-from coinseason.services.ingestion.service import IngestConfig, IngestionService, IngestStatus, PriceReference
+from coinseason.services.ingestion.service import IngestionService
+from coinseason.services.ingestion.status import IngestStatus
 from coinseason.settings import Settings
-
-if TYPE_CHECKING:
-    from coinseason.providers.base import MarketProvider
+from coinseason.store import open_store
 
 PROVIDERS = ("coingecko", "cmc")
 
 
 def make_provider(name: str, settings: Settings) -> MarketProvider:
     """The live provider ``name`` (``coingecko`` or ``cmc``) as the ``COINSEASON_*`` settings describe it."""
+    # imported here: httpx and the vendor clients load only when a provider is made, not at every CLI start
     if name == "cmc":
         from coinseason.providers.coinmarketcap import CoinMarketCapProvider
 
@@ -46,10 +49,10 @@ def ingest_config(settings: Settings, *, top: int | None = None, batch: int = 20
 
 
 class IngestionJob:
-    """The snapshot loop as a ``create_app(background=...)`` job (a coroutine function of the app's state): its own
-    store connection; the app is told (``state.announce_data_landed()``) after each write. Every worker or replica
-    may run it: the store lease lets exactly one ingest while the others stand by. ``exchange`` (the live job's
-    :class:`~coinseason.live.reference.ExchangeReference`) adds the exchange median to the cross-check.
+    """The snapshot loop as a background job of the API (a :data:`~coinseason.services.hooks.Job`): its own store
+    connection, the app's clock; the app is told (``hooks.announce_data_landed()``) after each write. Every worker
+    or replica may run it: the store lease lets exactly one ingest while the others stand by. ``exchange`` (the
+    live job's :class:`~coinseason.live.reference.ExchangeReference`) adds the exchange median to the cross-check.
     :meth:`status` is the running service's heartbeat, for the API (None before the job started)."""
 
     def __init__(self, settings: Settings, *, exchange: PriceReference | None = None) -> None:
@@ -67,13 +70,9 @@ class IngestionJob:
         status = self.status()
         return None if status is None else status.to_dict()
 
-    async def __call__(self, state: Any) -> None:
-        from coinseason.store import open_store
-
+    async def __call__(self, hooks: AppHooks) -> None:
         settings = self.settings
-        register = getattr(state, "register_status", None)
-        if register is not None:
-            register("ingestion", self._status_dict)
+        hooks.register_status("ingestion", self._status_dict)
         async with contextlib.AsyncExitStack() as stack:  # whatever was opened is closed, even if a later step fails
             provider = make_provider(settings.ingest_provider or "coingecko", settings)
             stack.push_async_callback(provider.aclose)
@@ -87,11 +86,11 @@ class IngestionJob:
             self.service = IngestionService(
                 store,
                 provider,
-                clock=utc_now,
+                clock=hooks.clock,
                 config=ingest_config(settings),
                 references=references,
                 exchange=self.exchange,
-                on_landed=getattr(state, "announce_data_landed", None),
+                on_landed=hooks.announce_data_landed,
             )
             await self.service.run()
 
