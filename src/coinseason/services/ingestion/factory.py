@@ -6,8 +6,11 @@ import contextlib
 import datetime as dt
 from typing import Any
 
+from coinseason.clock import Clock, utc_now
 from coinseason.data.gates import GateConfig
 from coinseason.providers.base import MarketProvider
+from coinseason.providers.coingecko import CoinGeckoProvider
+from coinseason.providers.coinmarketcap import CoinMarketCapProvider
 from coinseason.services.hooks import AppHooks
 from coinseason.services.ingestion.checks import PriceReference
 from coinseason.services.ingestion.config import IngestConfig
@@ -20,16 +23,12 @@ from coinseason.store import open_store
 PROVIDERS = ("coingecko", "cmc")
 
 
-def make_provider(name: str, settings: Settings) -> MarketProvider:
-    """The live provider ``name`` (``coingecko`` or ``cmc``) as the ``COINSEASON_*`` settings describe it."""
-    # imported here: httpx and the vendor clients load only when a provider is made, not at every CLI start
+def make_provider(name: str, settings: Settings, *, clock: Clock = utc_now) -> MarketProvider:
+    """The live provider ``name`` (``coingecko`` or ``cmc``) as the ``COINSEASON_*`` settings describe it;
+    ``clock`` dates its snapshots."""
     if name == "cmc":
-        from coinseason.providers.coinmarketcap import CoinMarketCapProvider
-
-        return CoinMarketCapProvider.from_settings(settings)
-    from coinseason.providers.coingecko import CoinGeckoProvider
-
-    return CoinGeckoProvider.from_settings(settings)
+        return CoinMarketCapProvider.from_settings(settings, clock=clock)
+    return CoinGeckoProvider.from_settings(settings, clock=clock)
 
 
 def ingest_config(settings: Settings, *, top: int | None = None, batch: int = 20) -> IngestConfig:
@@ -74,12 +73,12 @@ class IngestionJob:
         settings = self.settings
         hooks.register_status("ingestion", self._status_dict)
         async with contextlib.AsyncExitStack() as stack:  # whatever was opened is closed, even if a later step fails
-            provider = make_provider(settings.ingest_provider or "coingecko", settings)
+            provider = make_provider(settings.ingest_provider or "coingecko", settings, clock=hooks.clock)
             stack.push_async_callback(provider.aclose)
             references = []
             for name in settings.ingest_cross_check:
                 if name != provider.source:
-                    references.append(make_provider(name, settings))
+                    references.append(make_provider(name, settings, clock=hooks.clock))
                     stack.push_async_callback(references[-1].aclose)
             store = open_store(settings.db)
             stack.callback(store.close)
