@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 
 from coinseason.store import DuckDBStore
 from tests.conftest import COINGECKO_DAILY, shared_file
-from tests.fakes.provider_server import FakeProviderServer, Fault, ProviderData, fake_provider
+from tests.fakes.provider_server import Call, FakeProviderServer, Fault, ProviderData, fake_provider
 
 LAST_DAY = dt.date(2025, 7, 19)
 COINS, BATCH = 30, 5
@@ -54,6 +53,10 @@ def backfill(server: FakeProviderServer, db: Path) -> subprocess.Popen[str]:
     )
 
 
+def _history_calls(log: list[Call]) -> int:
+    return sum("market_chart" in call.path for call in log)
+
+
 def history_calls(server: FakeProviderServer) -> int:
     return sum("market_chart" in path for path in server.paths())
 
@@ -76,10 +79,9 @@ def test_kill_9_mid_backfill_then_resume_loses_and_repeats_no_row(server: FakePr
     killed_db = tmp_path / "killed.duckdb"
     before = history_calls(server)
     proc = backfill(server, killed_db)
-    deadline = time.monotonic() + 60
     # history of batch 3 starts only once batch 2 is committed: kill then, with 2 to 4 batches still to go
-    while history_calls(server) - before < 2 * BATCH + 2 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.01)
+    started = server.wait_for(lambda log: _history_calls(log) - before >= 2 * BATCH + 2, timeout=60)
+    assert started, "the backfill did not reach its third batch"
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL, "the backfill ended before it was killed: slow the fake down"

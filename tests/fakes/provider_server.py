@@ -1,7 +1,10 @@
 """A local fake of the CoinGecko and CoinMarketCap HTTP APIs, serving real recorded data, with limits and faults.
 
-A real HTTP server (uvicorn + Starlette) on ``127.0.0.1`` at a free port, run in a background thread, so the
-providers' real httpx code paths (connections, time-outs, headers, JSON decoding) are exercised end to end.
+Two ways to run it: :func:`fake_provider`, a real HTTP server (uvicorn + Starlette) on ``127.0.0.1`` at a free
+port, run in a background thread, so the providers' real httpx code paths (connections, time-outs, headers, JSON
+decoding) are exercised end to end; and :func:`in_process_provider`, the same app called in process through
+httpx's ASGI transport (``client=server.client()``), with the server's clocks injectable, for every test where a
+real socket adds nothing.
 
 Usage
 -----
@@ -22,6 +25,10 @@ Usage
         server.ranking()       # CoinGecko ids in the order served now
         server.add_fault(Fault(...)); server.clear_faults(); server.reset_counters()
         server.reset()         # no calls, no faults, original ranking (for a server shared by several tests)
+        server.wait_for(lambda log: len(log) >= 10, timeout=60)   # block until the log says so
+
+    server = in_process_provider(monotonic=fake.monotonic)   # same server, no socket; its limit in fake time
+    CoinGeckoProvider(..., base_url=server.coingecko_url, client=server.client())
 
 ``fake_provider(data=None, *, limit_per_minute=None, window=60.0, faults=(), history_days=None,
 cmc_history=False, port=0, stamp_now=False)``
@@ -88,11 +95,12 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 import orjson
 import polars as pl
 import uvicorn
@@ -101,7 +109,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-__all__ = ["CMC_KNOWN_IDS", "Call", "Fault", "FakeProviderServer", "ProviderData", "fake_provider"]
+__all__ = [
+    "CMC_KNOWN_IDS",
+    "IN_PROCESS_URL",
+    "Call",
+    "Fault",
+    "FakeProviderServer",
+    "ProviderData",
+    "fake_provider",
+    "in_process_provider",
+]
 
 DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 COINGECKO_DAILY = DATA_DIR / "coingecko" / "coingecko_daily_2013-04-28_2025-07-19.parquet"
@@ -129,6 +146,9 @@ CMC_KNOWN_IDS: dict[str, int] = {
     "TON": 11419,
 }
 """CoinMarketCap's own numeric ids of some large coins; other served coins get ``100000 + rank``."""
+
+IN_PROCESS_URL = "http://fake-provider.test"
+"""The base URL of a server run in process (:func:`in_process_provider`): no socket, any host name will do."""
 
 _EPOCH = dt.date(1970, 1, 1)
 _CG_RATE_LIMIT_MESSAGE = (
@@ -161,7 +181,7 @@ class Call:
     """One request the server received."""
 
     time: float
-    """``time.monotonic()`` when it arrived."""
+    """The server's monotonic clock (``time.monotonic()`` unless injected) when it arrived."""
     path: str
     query: str
     status: int
@@ -422,8 +442,14 @@ class FakeProviderServer:
         history_days: int | None = None,
         cmc_history: bool = False,
         stamp_now: bool = False,
+        monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.data = data
+        self._monotonic = monotonic
+        """The clock of the server-side limit and of the call log (a test's fake time, shared with the client)."""
+        self._now = now
+        """The wall clock of the time stamps the server writes in its answers."""
         self.stamp_now = stamp_now
         """``last_updated`` of served CoinGecko market rows is the time of serving (as the live API's is), not
         the recorded day's: a client's staleness check then passes, as against the real API."""
@@ -434,6 +460,7 @@ class FakeProviderServer:
         self.base_url = ""
         self.log: list[Call] = []
         self._lock = threading.Lock()
+        self._logged = threading.Condition(self._lock)
         self._accepted: deque[float] = deque()
         self._faults: list[tuple[Fault, list[int]]] = [(f, [0]) for f in faults]
         self._order = list(range(len(data.markets)))
@@ -456,6 +483,17 @@ class FakeProviderServer:
         self.app.add_middleware(_GateMiddleware, server=self)
 
     # -- counters --------------------------------------------------------------------------------------------
+
+    def client(self, *, timeout: float = 10.0, **kwargs: Any) -> httpx.AsyncClient:
+        """An httpx client that calls this server's app in process (no socket): for a provider's ``client=``;
+        ``kwargs`` go to :class:`httpx.AsyncClient` (e.g. ``event_hooks``)."""
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), timeout=timeout, **kwargs)
+
+    def wait_for(self, done: Callable[[list[Call]], bool], timeout: float) -> bool:
+        """Block until ``done(log)`` holds (checked at each logged call); False when ``timeout`` seconds passed
+        first (a safety net for a test that would otherwise hang, not a measure)."""
+        with self._logged:
+            return self._logged.wait_for(lambda: done(self.log), timeout=timeout)
 
     @property
     def coingecko_url(self) -> str:
@@ -519,11 +557,20 @@ class FakeProviderServer:
                 coin = order.pop(position - 1)
                 order.insert(min(position - 1 + by, len(order)), coin)
 
+    def _timestamp(self) -> str:
+        return self._now().astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def _cmc_status(self, **kwargs: Any) -> Any:
+        return _cmc_status(self._timestamp(), **kwargs)
+
+    def _cmc_error(self, http_status: int, code: int, message: str) -> Response:
+        return _cmc_error(self._timestamp(), http_status, code, message)
+
     # -- gate: limit and faults ----------------------------------------------------------------------------
 
     def _admit(self, path: str, query: str) -> tuple[str, Fault | None, int]:
         """Decide a request: ``("rejected", None, retry_after)``, ``("ok", fault_or_None, 0)``."""
-        now = time.monotonic()
+        now = self._monotonic()
         with self._lock:
             if self.limit_per_minute is not None:
                 while self._accepted and now - self._accepted[0] >= self.window:
@@ -531,6 +578,7 @@ class FakeProviderServer:
                 if len(self._accepted) >= self.limit_per_minute:
                     wait = max(1, math.ceil(self.window - (now - self._accepted[0])))
                     self.log.append(Call(now, path, query, 429, "rejected"))
+                    self._logged.notify_all()
                     return "rejected", None, wait
                 self._accepted.append(now)
             chosen: Fault | None = None
@@ -545,7 +593,8 @@ class FakeProviderServer:
 
     def _record(self, path: str, query: str, status: int, kind: str) -> None:
         with self._lock:
-            self.log.append(Call(time.monotonic(), path, query, status, kind))
+            self.log.append(Call(self._monotonic(), path, query, status, kind))
+            self._logged.notify_all()
 
     # -- CoinGecko -------------------------------------------------------------------------------------------
 
@@ -585,7 +634,7 @@ class FakeProviderServer:
             rows = [r for r in rows if cat in {_slug(c) for c in self.data.categories.get(r["id"], [])}]
         served = rows[(page - 1) * per_page : page * per_page]
         if self.stamp_now:
-            now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            now = self._timestamp()
             served = [{**r, "last_updated": now} for r in served]
         return _json(served)
 
@@ -656,7 +705,8 @@ class FakeProviderServer:
                     f"historical data within the past {self.history_days} days. Upgrade to a paid plan to enjoy "
                     "full historical data access: https://www.coingecko.com/en/api/pricing. "
                 )
-                body = {"error": {"status": {"timestamp": _now_iso(), "error_code": 10012, "error_message": message}}}
+                status = {"timestamp": self._timestamp(), "error_code": 10012, "error_message": message}
+                body = {"error": {"status": status}}
                 return _json(body, 401)
         days = self.data.coin_history(coin_id)
         if days is None:
@@ -704,7 +754,7 @@ class FakeProviderServer:
             start = max(int(q.get("start", "1")), 1)
             limit = min(max(int(q.get("limit", "100")), 1), 5000)
         except ValueError:
-            return _cmc_error(400, 400, 'Invalid value for "start" or "limit"')
+            return self._cmc_error(400, 400, 'Invalid value for "start" or "limit"')
         with self._lock:
             order = list(self._cmc_order)
         rows = []
@@ -713,7 +763,8 @@ class FakeProviderServer:
             row["cmc_rank"] = rank
             rows.append(row)
         page = rows[start - 1 : start - 1 + limit]
-        return _json({"data": page, "status": _cmc_status(total_count=len(rows), credits=1 + (len(page) - 1) // 200)})
+        status = self._cmc_status(total_count=len(rows), credits=1 + (len(page) - 1) // 200)
+        return _json({"data": page, "status": status})
 
     async def _cmc_global(self, request: Request) -> Response:
         rows = self.data.cmc_listings
@@ -746,13 +797,13 @@ class FakeProviderServer:
                         }
                     },
                 },
-                "status": _cmc_status(),
+                "status": self._cmc_status(),
             }
         )
 
     async def _cmc_historical(self, request: Request) -> Response:
         if not self.cmc_history:
-            return _cmc_error(403, 1006, "Your API Key subscription plan doesn't support this endpoint.")
+            return self._cmc_error(403, 1006, "Your API Key subscription plan doesn't support this endpoint.")
         q = request.query_params
         history = self.data.cmc_history
         try:
@@ -760,10 +811,10 @@ class FakeProviderServer:
             start = _when(q["time_start"])
             end = _when(q["time_end"]) if "time_end" in q else float("inf")
         except (KeyError, ValueError):
-            return _cmc_error(400, 400, 'Invalid value for "id", "time_start" or "time_end"')
+            return self._cmc_error(400, 400, 'Invalid value for "id", "time_start" or "time_end"')
         coin = next((r for r in self.data.cmc_listings if r["id"] == cmc_id), None)
         if coin is None or history is None:
-            return _cmc_error(400, 400, f'Invalid value for "id": "{cmc_id}"')
+            return self._cmc_error(400, 400, f'Invalid value for "id": "{cmc_id}"')
         days = history.filter(pl.col("symbol") == coin["symbol"].upper()).sort("date")
         quotes = []
         for r in days.iter_rows(named=True):
@@ -780,7 +831,7 @@ class FakeProviderServer:
                 }
                 quotes.append({"timestamp": iso, "quote": {"USD": usd}})
         body = {"id": cmc_id, "name": coin["name"], "symbol": coin["symbol"], "is_active": 1, "is_fiat": 0}
-        return _json({"data": {str(cmc_id): {**body, "quotes": quotes}}, "status": _cmc_status()})
+        return _json({"data": {str(cmc_id): {**body, "quotes": quotes}}, "status": self._cmc_status()})
 
 
 class _GateMiddleware:
@@ -800,7 +851,7 @@ class _GateMiddleware:
         decision, fault, wait = self.server._admit(path, query)
         if decision == "rejected":
             if cmc:
-                response = _cmc_error(429, 1008, "You've exceeded your API Key's HTTP request rate limit.")
+                response = self.server._cmc_error(429, 1008, "You've exceeded your API Key's HTTP request rate limit.")
             else:
                 response = _json({"status": {"error_code": 429, "error_message": _CG_RATE_LIMIT_MESSAGE}}, 429)
             response.headers["Retry-After"] = str(wait)
@@ -809,7 +860,7 @@ class _GateMiddleware:
         if fault is not None and fault.kind == "status":
             code = fault.error_code if fault.error_code is not None else fault.status
             if cmc:
-                response = _cmc_error(fault.status, code, f"injected error {code}")
+                response = self.server._cmc_error(fault.status, code, f"injected error {code}")
             else:
                 response = _json(
                     {"status": {"error_code": code, "error_message": f"injected error {code}"}}, fault.status
@@ -855,13 +906,11 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status, media_type="application/json")
 
 
-def _now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _cmc_status(*, total_count: int | None = None, credits: int = 1, code: int = 0, message: str | None = None) -> Any:
+def _cmc_status(
+    timestamp: str, *, total_count: int | None = None, credits: int = 1, code: int = 0, message: str | None = None
+) -> Any:
     status: dict[str, Any] = {
-        "timestamp": _now_iso(),
+        "timestamp": timestamp,
         "error_code": code,
         "error_message": message,
         "elapsed": 1,
@@ -873,8 +922,8 @@ def _cmc_status(*, total_count: int | None = None, credits: int = 1, code: int =
     return status
 
 
-def _cmc_error(http_status: int, code: int, message: str) -> Response:
-    return _json({"status": _cmc_status(credits=0, code=code, message=message)}, http_status)
+def _cmc_error(timestamp: str, http_status: int, code: int, message: str) -> Response:
+    return _json({"status": _cmc_status(timestamp, credits=0, code=code, message=message)}, http_status)
 
 
 def _when(text: str) -> float:
@@ -889,6 +938,48 @@ def _when(text: str) -> float:
 
 
 # ----------------------------------------------------------------------------------------------- running
+
+
+class _Runner(uvicorn.Server):
+    """uvicorn's server, telling a waiting thread when it listens (instead of being polled)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+
+def in_process_provider(
+    data: ProviderData | None = None,
+    *,
+    limit_per_minute: int | None = None,
+    window: float = 60.0,
+    faults: Sequence[Fault] = (),
+    history_days: int | None = None,
+    cmc_history: bool = False,
+    stamp_now: bool = False,
+    monotonic: Callable[[], float] = time.monotonic,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> FakeProviderServer:
+    """A :class:`FakeProviderServer` called in process (no socket, no thread): give providers
+    ``base_url=server.coingecko_url`` (or ``cmc_url``) and ``client=server.client()``. ``monotonic`` and ``now``
+    are the server's clocks: a test's fake time makes its limit and its time stamps exact."""
+    server = FakeProviderServer(
+        data or ProviderData.shared(),
+        limit_per_minute=limit_per_minute,
+        window=window,
+        faults=faults,
+        history_days=history_days,
+        cmc_history=cmc_history,
+        stamp_now=stamp_now,
+        monotonic=monotonic,
+        now=now,
+    )
+    server.base_url = IN_PROCESS_URL
+    return server
 
 
 @contextlib.contextmanager
@@ -927,15 +1018,19 @@ def fake_provider(
         loop="asyncio",
         timeout_graceful_shutdown=1,
     )
-    runner = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(runner.serve(sockets=[sock])), daemon=True)
+    runner = _Runner(config)
+
+    def serve() -> None:
+        try:
+            asyncio.run(runner.serve(sockets=[sock]))
+        finally:
+            runner.ready.set()  # a server that failed to start wakes the waiting thread too
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
-    while not runner.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError("the fake provider server did not start")
-        time.sleep(0.01)
+    if not runner.ready.wait(timeout=15) or not runner.started:
+        sock.close()
+        raise RuntimeError("the fake provider server did not start")
     server.base_url = f"http://{host}:{bound}"
     try:
         yield server
@@ -960,8 +1055,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ) as server:
         print(f"serving {server.coingecko_url} and {server.cmc_url}/v1", flush=True)  # noqa: T201
         with contextlib.suppress(KeyboardInterrupt):
-            while True:
-                time.sleep(3600)
+            threading.Event().wait()  # until Ctrl-C
 
 
 if __name__ == "__main__":

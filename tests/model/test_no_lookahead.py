@@ -11,13 +11,13 @@ import polars as pl
 
 from coinseason.core.labels import RAW_TARGETS, TARGETS
 from coinseason.features.catalog import end_of_day
-from coinseason.features.dataset import FeaturePanel, build_panel
-from coinseason.features.market import market_series
+from coinseason.features.dataset import ExternalSeries, FeaturePanel, build_panel
 from coinseason.model.config import TrainConfig
 from coinseason.model.train import Evaluation, Labels, make_labels, walk_forward
 from coinseason.providers.files import FileFormat
 from coinseason.services.analytics import AnalyticsService
 from coinseason.services.importing import ImportService
+from coinseason.services.outlook import load_market_series
 from coinseason.store import DuckDBStore
 from tests.conftest import fixed_clock
 from tests.model.synthetic import START, feature_rows, market_csv, market_prices
@@ -43,7 +43,7 @@ def pipeline(root: Path, prices: np.ndarray, rows: pl.DataFrame) -> tuple[Featur
     try:
         ImportService(store, clock=fixed_clock).import_file(market_csv(root / "m.csv", prices), FileFormat.TIDY)
         store.write_features(rows)
-        market = market_series(AnalyticsService(store), top=CONFIG.top, label_window=CONFIG.window)
+        market = load_market_series(AnalyticsService(store), top=CONFIG.top, label_window=CONFIG.window)
         panel = build_panel(market, store.features())
         labels = make_labels(market, CONFIG)
         return panel, labels, walk_forward(panel, labels, CONFIG)
@@ -111,12 +111,10 @@ def test_a_feature_value_is_used_only_once_published(tmp_path: Path) -> None:
     try:
         ImportService(store, clock=fixed_clock).import_file(market_csv(root / "m.csv", prices), FileFormat.TIDY)
         store.write_features(rows)
-        market = market_series(AnalyticsService(store), top=10, label_window=30)
+        market = load_market_series(AnalyticsService(store), top=10, label_window=30)
         panel = build_panel(market, store.features(), change_points=False)
     finally:
         store.close()
-    from coinseason.features.dataset import ExternalSeries
-
     ext = ExternalSeries(rows, START, 200)
     close, _ = ext.aligned("yahoo.sp500_close")
     friday = next(i for i in range(7, 14) if (START + dt.timedelta(days=i)).weekday() == 4)

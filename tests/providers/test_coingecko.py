@@ -22,7 +22,14 @@ from coinseason.providers.http import OutboundPolicy
 from coinseason.settings import Settings
 from tests.conftest import COINGECKO_DAILY, DATA_DIR, shared_file
 from tests.fakes.clock import FakeTime
-from tests.fakes.provider_server import FakeProviderServer, Fault, ProviderData, fake_provider
+from tests.fakes.provider_server import (
+    IN_PROCESS_URL,
+    FakeProviderServer,
+    Fault,
+    ProviderData,
+    fake_provider,
+    in_process_provider,
+)
 
 T = TypeVar("T")
 EXAMPLES = DATA_DIR / "coingecko" / "api_examples"
@@ -233,31 +240,44 @@ def test_a_row_without_an_id_is_a_clear_error() -> None:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[FakeProviderServer]:
+def served() -> Iterator[FakeProviderServer]:
+    """The fake server over a real socket, for the end-to-end test."""
     shared_file(COINGECKO_DAILY)
     with fake_provider(ProviderData.shared()) as running:
         yield running
 
 
 @pytest.fixture
-def fresh(server: FakeProviderServer) -> FakeProviderServer:
-    server.reset()
-    server.history_days = None
-    return server
+def fresh() -> FakeProviderServer:
+    """The fake server in process (no socket)."""
+    shared_file(COINGECKO_DAILY)
+    return in_process_provider(ProviderData.shared(), now=lambda: AS_OF)
 
 
 def local(server: FakeProviderServer, plan: str = "pro", **kw: Any) -> CoinGeckoProvider:
     key = None if plan == "keyless" else "k"
     policy = OutboundPolicy(calls_per_minute=600, margin=0.0)
+    if "client" not in kw and server.base_url == IN_PROCESS_URL:
+        kw["client"] = server.client()
     return gecko(plan, key, base_url=server.coingecko_url, policy=policy, **kw)
 
 
-def test_top_500_over_two_pages_matches_the_real_data(fresh: FakeProviderServer) -> None:
+async def _use_local(p: CoinGeckoProvider, coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return await coro
+    finally:
+        await p.aclose()
+        await p.http._client.aclose()  # the in-process client is the test's
+
+
+def test_top_500_over_two_pages_matches_the_real_data(served: FakeProviderServer) -> None:
+    """End to end, over a real socket."""
+    served.reset()
     day = pl.read_parquet(shared_file(COINGECKO_DAILY)).filter(pl.col("date") == dt.date(2025, 7, 19))
     expected = day.drop_nulls("market_cap_usd").sort("market_cap_usd", descending=True).head(500)
-    p = local(fresh)
+    p = local(served)
     snap = run(_use(p, p.top(500)))
-    assert fresh.paths() == ["/api/v3/coins/markets"] * 2
+    assert served.paths() == ["/api/v3/coins/markets"] * 2
     assert snap.rows["coin_id"].to_list() == expected["coin_id"].to_list()
     assert snap.rows["rank"].to_list() == list(range(1, 501))
     assert snap.rows["price"].to_list() == expected["price_usd"].cast(pl.Float64).to_list()
@@ -267,7 +287,7 @@ def test_a_coin_moving_from_page_1_to_page_2_is_neither_lost_nor_repeated(fresh:
     before = fresh.ranking()
     fresh.add_fault(Fault("shift", path="/coins/markets", rank=250, by=1))  # after page 1, #250 drops to #251
     p = local(fresh)
-    snap = run(_use(p, p.top(500)))
+    snap = run(_use_local(p, p.top(500)))
     ids = snap.rows["coin_id"].to_list()
     assert ids == before[:249] + [before[250], before[249]] + before[251:500]  # the ranking after the move
     assert fresh.calls == 4  # one inconsistent pass (a coin twice), one consistent pass
@@ -279,7 +299,7 @@ def test_pages_that_keep_shifting_still_give_each_coin_seen_once(fresh: FakeProv
     before = fresh.ranking()
     fresh.add_fault(Fault("shift", path="/coins/markets", rank=250, by=1, times=1000))
     p = local(fresh)
-    snap = run(_use(p, p.top(500)))
+    snap = run(_use_local(p, p.top(500)))
     ids = snap.rows["coin_id"].to_list()
     assert len(ids) == len(set(ids))
     assert ids == before[:250] + before[251:500]  # the coin the pages never showed is the only one missing
@@ -288,7 +308,7 @@ def test_pages_that_keep_shifting_still_give_each_coin_seen_once(fresh: FakeProv
 
 def test_history_from_the_fake_server_is_the_real_daily_data(fresh: FakeProviderServer) -> None:
     p = local(fresh)
-    hist = run(_use(p, p.history("ethereum", dt.date(2025, 1, 1), dt.date(2025, 1, 31))))
+    hist = run(_use_local(p, p.history("ethereum", dt.date(2025, 1, 1), dt.date(2025, 1, 31))))
     real = (
         pl.read_parquet(shared_file(COINGECKO_DAILY))
         .filter(
@@ -306,13 +326,13 @@ def test_server_refusal_of_old_history_is_a_clear_error(fresh: FakeProviderServe
     fresh.history_days = 365
     p = local(fresh)
     with pytest.raises(ProviderError, match=r"HTTP 401: .*within the past 365 days"):
-        run(_use(p, p.history("bitcoin", dt.date(2020, 1, 1), dt.date(2020, 1, 31))))
+        run(_use_local(p, p.history("bitcoin", dt.date(2020, 1, 1), dt.date(2020, 1, 31))))
     assert fresh.calls == 1
 
 
 def test_category_members_in_one_call(fresh: FakeProviderServer) -> None:
     p = local(fresh)
-    members = run(_use(p, p.category_members("stablecoins", n=20)))
+    members = run(_use_local(p, p.category_members("stablecoins", n=20)))
     assert "tether" in members and "usd-coin" in members and "bitcoin" not in members
     assert fresh.calls == 1
     assert len(members) <= 20

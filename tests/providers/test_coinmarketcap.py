@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import httpx
@@ -21,7 +21,7 @@ from coinseason.providers.http import OutboundPolicy, RateLimitedError
 from coinseason.settings import Settings
 from tests.conftest import CMC_SNAPSHOTS, shared_file
 from tests.fakes.clock import FakeTime
-from tests.fakes.provider_server import FakeProviderServer, ProviderData, fake_provider
+from tests.fakes.provider_server import FakeProviderServer, ProviderData, in_process_provider
 
 T = TypeVar("T")
 URL = "https://pro-api.coinmarketcap.com"
@@ -322,18 +322,25 @@ def test_ids_keys_and_settings() -> None:
 # ---------------------------------------------------------------------------------------------- the fake server
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeProviderServer]:
+@pytest.fixture
+def server() -> FakeProviderServer:
+    """The fake server in process (no socket)."""
     shared_file(CMC_SNAPSHOTS)
-    with fake_provider(ProviderData.shared(), cmc_history=True) as running:
-        yield running
+    return in_process_provider(ProviderData.shared(), cmc_history=True, now=lambda: NOW)
+
+
+async def _use_local(p: CoinMarketCapProvider, coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return await coro
+    finally:
+        await p.aclose()
+        await p.http._client.aclose()  # the in-process client is the test's
 
 
 def test_top_200_from_the_real_snapshot(server: FakeProviderServer) -> None:
-    server.reset()
     day = pl.read_parquet(shared_file(CMC_SNAPSHOTS)).filter(pl.col("date") == dt.date(2024, 12, 11)).sort("rank")
-    p = cmc(base_url=server.cmc_url, policy=OutboundPolicy(calls_per_minute=600))
-    snap = run(_use(p, p.top(200)))
+    p = cmc(base_url=server.cmc_url, policy=OutboundPolicy(calls_per_minute=600), client=server.client())
+    snap = run(_use_local(p, p.top(200)))
     assert server.calls == 1
     assert snap.rows["symbol"].to_list() == day["symbol"].to_list()
     assert snap.rows["price"].to_list() == day["price_usd"].to_list()
@@ -341,16 +348,15 @@ def test_top_200_from_the_real_snapshot(server: FakeProviderServer) -> None:
 
 
 def test_history_and_global_from_the_fake_server(server: FakeProviderServer) -> None:
-    server.reset()
     real = pl.read_parquet(shared_file(CMC_SNAPSHOTS))
     btc = real.filter((pl.col("symbol") == "BTC") & (pl.col("date") >= dt.date(2024, 12, 1))).sort("date")
     day = real.filter(pl.col("date") == dt.date(2024, 12, 11))
-    p = cmc("hobbyist", base_url=server.cmc_url, policy=OutboundPolicy(calls_per_minute=600))
+    p = cmc("hobbyist", base_url=server.cmc_url, policy=OutboundPolicy(calls_per_minute=600), client=server.client())
 
     async def calls() -> tuple[Any, Any]:
         return await p.history("cmc:1", dt.date(2024, 12, 1), dt.date(2024, 12, 11)), await p.global_snapshot()
 
-    hist, glob = run(_use(p, calls()))
+    hist, glob = run(_use_local(p, calls()))
     assert hist.days["price"].to_list() == btc["price_usd"].to_list()
     btc_cap = btc["market_cap_usd"][-1]
     assert glob.btc_dominance == pytest.approx(100 * btc_cap / day["market_cap_usd"].sum(), rel=1e-12)

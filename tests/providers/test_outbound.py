@@ -1,6 +1,8 @@
-"""Outbound limits: exact sliding-window limiter, Retry-After, retries, circuit breaker, against a real local server.
+"""Outbound limits: exact sliding-window limiter, Retry-After, retries, circuit breaker, against the fake provider
+server.
 
-Time is faked (injected clock and sleep) wherever the server's own clock is not involved, so no test waits a minute.
+The server runs in process (httpx's ASGI transport) with the client's fake time as its own clock, so its limit and
+the client's limiter read the same seconds and no test waits; only the time-out test needs a real socket.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ import asyncio
 import datetime as dt
 import email.utils
 import random
-import time
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -30,7 +31,7 @@ from coinseason.providers.http import (
 )
 from tests.conftest import COINGECKO_DAILY, shared_file
 from tests.fakes.clock import FakeTime
-from tests.fakes.provider_server import FakeProviderServer, Fault, ProviderData, fake_provider
+from tests.fakes.provider_server import FakeProviderServer, Fault, ProviderData, fake_provider, in_process_provider
 
 T = TypeVar("T")
 AS_OF = dt.datetime(2025, 7, 19, 12, 0, tzinfo=dt.UTC)  # the served day of the shared CoinGecko data
@@ -143,42 +144,42 @@ def test_policy_refuses_impossible_values() -> None:
 # ---------------------------------------------------------------------------------------------- the fake server
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeProviderServer]:
-    shared_file(COINGECKO_DAILY)
-    with fake_provider(ProviderData.shared()) as running:
-        yield running
+@pytest.fixture
+def fake() -> FakeTime:
+    return FakeTime()
 
 
 @pytest.fixture
-def fresh(server: FakeProviderServer) -> FakeProviderServer:
-    server.reset()
-    server.limit_per_minute = None
-    server.window = 60.0
-    return server
+def fresh(fake: FakeTime) -> FakeProviderServer:
+    """The fake server in process, its clock the test's fake time."""
+    shared_file(COINGECKO_DAILY)
+    return in_process_provider(ProviderData.shared(), monotonic=fake.monotonic, now=lambda: AS_OF)
 
 
 def provider(
     server: FakeProviderServer,
-    fake: FakeTime | None = None,
+    fake: FakeTime,
     *,
     hook: Callable[[httpx.Request], Any] | None = None,
+    socket: bool = False,
     **policy: Any,
 ) -> CoinGeckoProvider:
+    """A CoinGecko client of ``server`` in fake time ``fake``: in process, or over a real ``socket``."""
     fields: dict[str, Any] = {"calls_per_minute": 600, "margin": 0.0, **policy}
-    client = httpx.AsyncClient(
-        timeout=fields.get("timeout", 10.0), event_hooks={"request": [hook]} if hook is not None else {}
-    )
-    extra: dict[str, Any] = {}
-    if fake is not None:
-        extra = {"monotonic": fake.monotonic, "sleep": fake.sleep}
+    hooks = {"request": [hook]} if hook is not None else {}
+    timeout = fields.get("timeout", 10.0)
+    if socket:
+        client = httpx.AsyncClient(timeout=timeout, event_hooks=hooks)
+    else:
+        client = server.client(timeout=timeout, event_hooks=hooks)
     return CoinGeckoProvider(
         base_url=server.coingecko_url,
         policy=OutboundPolicy(**fields),
         client=client,
         clock=lambda: AS_OF,
+        monotonic=fake.monotonic,
+        sleep=fake.sleep,
         rng=random.Random(7),
-        **extra,
     )
 
 
@@ -190,36 +191,35 @@ async def _use(p: CoinGeckoProvider, call: Callable[[CoinGeckoProvider], Corouti
         await p.http._client.aclose()
 
 
-def test_429_with_retry_after_is_honoured_and_the_call_succeeds(fresh: FakeProviderServer) -> None:
+def test_429_with_retry_after_is_honoured_and_the_call_succeeds(fresh: FakeProviderServer, fake: FakeTime) -> None:
     fresh.add_fault(Fault("status", status=429, retry_after="7", path="/global"))
-    fake = FakeTime()
     snap = run(_use(provider(fresh, fake), lambda p: p.global_snapshot()))
     assert snap.total_market_cap > 0
     assert fresh.calls == 2
     assert fake.sleeps == [7.0]  # exactly the server's Retry-After, no back-off added
 
 
-def test_503_with_an_http_date_retry_after_is_honoured(fresh: FakeProviderServer) -> None:
-    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+def test_503_with_an_http_date_retry_after_is_honoured(fresh: FakeProviderServer, fake: FakeTime) -> None:
+    when = email.utils.formatdate(AS_OF.timestamp() + 30, usegmt=True)  # read against the provider's clock
     fresh.add_fault(Fault("status", status=503, retry_after=when, path="/global"))
-    fake = FakeTime()
     assert run(_use(provider(fresh, fake), lambda p: p.global_snapshot())).total_market_cap > 0
     assert fresh.calls == 2
-    assert len(fake.sleeps) == 1 and 28.0 <= fake.sleeps[0] <= 30.0  # the date has whole seconds
+    assert fake.sleeps == [30.0]
 
 
-def test_server_side_limit_answers_429_and_the_client_waits_it_out(fresh: FakeProviderServer) -> None:
-    """Real time: a client configured above the server's limit is held back by Retry-After and still succeeds."""
+def test_server_side_limit_answers_429_and_the_client_waits_it_out(fresh: FakeProviderServer, fake: FakeTime) -> None:
+    """A client configured above the server's limit (2 calls in any second) is held back by Retry-After and still
+    succeeds: the third of three calls at once is refused, waits the second the server names, and lands."""
     fresh.limit_per_minute, fresh.window = 2, 1.0
-    results = run(_use(provider(fresh), lambda p: asyncio.gather(*(p.global_snapshot() for _ in range(3)))))
+    results = run(_use(provider(fresh, fake), lambda p: asyncio.gather(*(p.global_snapshot() for _ in range(3)))))
     assert len(results) == 3
-    assert fresh.rejected >= 1
-    assert fresh.calls == 3 + fresh.rejected
+    assert fresh.rejected == 1
+    assert fresh.calls == 4
+    assert fake.sleeps == [1.0]
 
 
-def test_burst_of_5xx_is_retried_with_growing_jittered_backoff(fresh: FakeProviderServer) -> None:
+def test_burst_of_5xx_is_retried_with_growing_jittered_backoff(fresh: FakeProviderServer, fake: FakeTime) -> None:
     fresh.add_fault(Fault("status", status=503, times=3, path="/global"))
-    fake = FakeTime()
     run(_use(provider(fresh, fake, backoff_base=1.0), lambda p: p.global_snapshot()))
     assert fresh.calls == 4
     assert len(fake.sleeps) == 3
@@ -228,46 +228,59 @@ def test_burst_of_5xx_is_retried_with_growing_jittered_backoff(fresh: FakeProvid
         assert ceiling / 2 <= slept <= ceiling
 
 
-def test_5xx_beyond_the_attempts_is_a_retryable_error_saying_so(fresh: FakeProviderServer) -> None:
+def test_5xx_beyond_the_attempts_is_a_retryable_error_saying_so(fresh: FakeProviderServer, fake: FakeTime) -> None:
     fresh.add_fault(Fault("status", status=502, times=10, path="/global"))
     with pytest.raises(RetryableProviderError, match=r"HTTP 502.*gave up after 4 attempts"):
-        run(_use(provider(fresh, FakeTime()), lambda p: p.global_snapshot()))
+        run(_use(provider(fresh, fake), lambda p: p.global_snapshot()))
     assert fresh.calls == 4
 
 
-def test_a_timeout_is_retried(fresh: FakeProviderServer) -> None:
-    fresh.add_fault(Fault("slow", delay=1.5, path="/global"))
-    fake = FakeTime()
-    snap = run(_use(provider(fresh, fake, timeout=0.3), lambda p: p.global_snapshot()))
+@pytest.fixture(scope="module")
+def served() -> Iterator[FakeProviderServer]:
+    """The fake server over a real socket: a client time-out needs one."""
+    shared_file(COINGECKO_DAILY)
+    with fake_provider(ProviderData.shared()) as running:
+        yield running
+
+
+def test_a_timeout_is_retried(served: FakeProviderServer, fake: FakeTime) -> None:
+    """End to end: the server answers the first call after 1.5 s, past the client's 0.3 s time-out; the retry lands."""
+    served.reset()
+    served.add_fault(Fault("slow", delay=1.5, path="/global"))
+    snap = run(_use(provider(served, fake, socket=True, timeout=0.3), lambda p: p.global_snapshot()))
     assert snap.btc_dominance > 0
-    assert fresh.calls == 2
+    assert served.calls == 2
+    assert [c.kind for c in served.log] == ["slow", "ok"]
     assert len(fake.sleeps) == 1
 
 
 @pytest.mark.parametrize("kind", ["malformed", "truncated"])
-def test_unreadable_json_is_retried_then_refused_clearly(fresh: FakeProviderServer, kind: Any) -> None:
+def test_unreadable_json_is_retried_then_refused_clearly(fresh: FakeProviderServer, fake: FakeTime, kind: Any) -> None:
     fresh.add_fault(Fault(kind, times=1, path="/global"))
-    assert run(_use(provider(fresh, FakeTime()), lambda p: p.global_snapshot())).total_market_cap > 0
+    assert run(_use(provider(fresh, fake), lambda p: p.global_snapshot())).total_market_cap > 0
     assert fresh.calls == 2
     fresh.reset()
     fresh.add_fault(Fault(kind, times=10, path="/global"))
     with pytest.raises(RetryableProviderError, match=r"not JSON.*gave up after 3 attempt\(s\), 3 unreadable"):
-        run(_use(provider(fresh, FakeTime()), lambda p: p.global_snapshot()))
+        run(_use(provider(fresh, fake), lambda p: p.global_snapshot()))
     assert fresh.calls == 3  # first try + malformed_retries (2)
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
-def test_client_errors_are_raised_at_once_with_the_vendor_message(fresh: FakeProviderServer, status: int) -> None:
+def test_client_errors_are_raised_at_once_with_the_vendor_message(
+    fresh: FakeProviderServer, fake: FakeTime, status: int
+) -> None:
     fresh.add_fault(Fault("status", status=status, times=5, path="/global"))
     with pytest.raises(ProviderError, match=f"coingecko /global: HTTP {status}: injected error {status}") as err:
-        run(_use(provider(fresh, FakeTime()), lambda p: p.global_snapshot()))
+        run(_use(provider(fresh, fake), lambda p: p.global_snapshot()))
     assert not isinstance(err.value, RetryableProviderError)
     assert fresh.calls == 1
 
 
-def test_circuit_breaker_opens_after_k_failures_and_recovers_after_the_cooldown(fresh: FakeProviderServer) -> None:
+def test_circuit_breaker_opens_after_k_failures_and_recovers_after_the_cooldown(
+    fresh: FakeProviderServer, fake: FakeTime
+) -> None:
     fresh.add_fault(Fault("status", status=500, times=3, path="/global"))
-    fake = FakeTime()
     p = provider(fresh, fake, max_attempts=1, breaker_failures=3, breaker_cooldown=30.0)
 
     async def scenario() -> None:
@@ -286,10 +299,11 @@ def test_circuit_breaker_opens_after_k_failures_and_recovers_after_the_cooldown(
     assert fresh.calls == 5
 
 
-def test_limiter_keeps_every_60s_window_within_the_plan_including_retries(fresh: FakeProviderServer) -> None:
+def test_limiter_keeps_every_60s_window_within_the_plan_including_retries(
+    fresh: FakeProviderServer, fake: FakeTime
+) -> None:
     fresh.add_fault(Fault("status", status=503, times=2, after=1, path="/global"))
     fresh.add_fault(Fault("malformed", times=1, after=4, path="/global"))
-    fake = FakeTime()
     sent: list[float] = []
 
     async def stamp(request: httpx.Request) -> None:
@@ -303,22 +317,22 @@ def test_limiter_keeps_every_60s_window_within_the_plan_including_retries(fresh:
     run(_use(p, lambda _: burst()))
     assert len(sent) == 13 == fresh.calls  # 10 calls + 2 retried 503s + 1 retried malformed body
     assert most_in_window(sent, 60.0) == 4
+    assert [c.time for c in fresh.log] == sent  # the server saw each request at the time the client sent it
 
 
-def test_limiter_holds_against_a_real_server_window(fresh: FakeProviderServer) -> None:
-    """Real time, 1 s windows: the client at the server's own limit (with 1 s of slack for network and scheduling
-    jitter on a loaded machine) is never refused."""
+def test_limiter_holds_against_the_servers_own_window(fresh: FakeProviderServer, fake: FakeTime) -> None:
+    """The client at the server's own limit (3 calls in any second, no margin), both reading the same clock, is
+    never refused: the limiter's window is the server's, to the second."""
     fresh.limit_per_minute, fresh.window = 3, 1.0
-    p = provider(fresh, calls_per_minute=3, window=1.0, margin=1.0)
+    p = provider(fresh, fake, calls_per_minute=3, window=1.0, margin=0.0)
     run(_use(p, lambda _: asyncio.gather(*(p.global_snapshot() for _ in range(6)))))
     assert fresh.rejected == 0
     assert fresh.calls == 6
-    assert most_in_window([c.time for c in fresh.log], 1.0) == 3
+    assert [c.time - 1000.0 for c in fresh.log] == [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]
 
 
-def test_a_retry_after_beyond_the_policy_is_not_waited_for(fresh: FakeProviderServer) -> None:
+def test_a_retry_after_beyond_the_policy_is_not_waited_for(fresh: FakeProviderServer, fake: FakeTime) -> None:
     fresh.add_fault(Fault("status", status=429, retry_after="3600", path="/global"))
-    fake = FakeTime()
     with pytest.raises(RateLimitedError, match="retry after 3600 s") as err:
         run(_use(provider(fresh, fake), lambda p: p.global_snapshot()))
     assert err.value.retry_after == 3600.0

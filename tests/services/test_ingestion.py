@@ -6,21 +6,31 @@ small market of ``tests.conftest``; the HTTP path is exercised by ``tests/test_i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import heapq
+import inspect
 import json
+import threading
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 import polars as pl
 import pytest
+from fastapi.testclient import TestClient
 
+from coinseason.api.app import create_app
 from coinseason.data.gates import REASON_PENDING, REASON_SPIKE
 from coinseason.data.tidy import FLAG_MCAP_SPIKE
 from coinseason.errors import ConfigError, RetryableProviderError
 from coinseason.services.analytics import AnalyticsService, SeasonQuery
+from coinseason.services.hooks import StatusReport
 from coinseason.services.ingestion import IngestConfig, IngestionService, LeaseHeld, Schedule
+from coinseason.services.ingestion.factory import ingestion_job
+from coinseason.settings import Settings
 from coinseason.store import DuckDBStore, Store
 from tests.conftest import COINGECKO_DAILY, SMALL_MARKET_DAYS, shared_file
+from tests.fakes.provider_server import FakeProviderServer, ProviderData, fake_provider
 from tests.services.ingest_fakes import REAL_COINS, REAL_END, REAL_START, FakeProvider, real_daily, small_daily
 
 
@@ -406,34 +416,124 @@ def test_schedule_rules() -> None:
 # -- serve: the loop as a background job of the API ---------------------------------------------------------------
 
 
-def test_serve_runs_the_loop_when_a_provider_is_set_and_announces_what_landed(tmp_path: Path) -> None:
-    from fastapi.testclient import TestClient
+class RecordingHooks:
+    """The app as a background job sees it (:class:`~coinseason.services.hooks.AppHooks`), recording what the job
+    asks of it; ``landed`` is set when the job says new data landed."""
 
-    from coinseason.api.app import create_app
-    from coinseason.settings import Settings
-    from tests.fakes.provider_server import ProviderData, fake_provider
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+        self.statuses: dict[str, StatusReport] = {}
+        self.landed = asyncio.Event()
 
-    last = dt.date(2025, 7, 19)
+    @property
+    def analytics(self) -> AnalyticsService:
+        raise AssertionError("the ingestion job does not read the app's analytics")
+
+    def clock(self) -> dt.datetime:
+        return self.now
+
+    async def announce_data_landed(self) -> None:
+        self.landed.set()
+
+    def push_intraday(self, payload: Mapping[str, object]) -> None:
+        raise AssertionError("the ingestion job pushes nothing to the stream")
+
+    def register_status(self, name: str, report: StatusReport) -> None:
+        self.statuses[name] = report
+
+
+SERVED_DAY = dt.date(2025, 7, 19)
+"""The day the fake provider serves as "now" (the last day of the shared CoinGecko data)."""
+
+
+def served_data() -> ProviderData:
     frame = pl.scan_parquet(shared_file(COINGECKO_DAILY)).filter(
-        pl.col("date").is_between(last - dt.timedelta(days=3), last), pl.col("coin_id").is_in(REAL_COINS)
+        pl.col("date").is_between(SERVED_DAY - dt.timedelta(days=3), SERVED_DAY), pl.col("coin_id").is_in(REAL_COINS)
     )
-    db = str(tmp_path / "serve.duckdb")
-    with fake_provider(ProviderData.from_frames(frame.collect(), as_of=last)) as server:
-        settings = Settings(
-            db=db,
-            ingest_provider="coingecko",
-            ingest_top=5,
-            coingecko_url=server.coingecko_url,
-            coingecko_plan="pro",
-            coingecko_api_key="test-key",
-            ingest_heartbeat_minutes=10**7,  # the fake's rows are dated 2025; the clock is today's
-        )
-        with TestClient(create_app(settings)) as client:
+    return ProviderData.from_frames(frame.collect(), as_of=SERVED_DAY)
+
+
+def serve_settings(db: Path, server: FakeProviderServer) -> Settings:
+    return Settings(
+        db=str(db),
+        ingest_provider="coingecko",
+        ingest_top=5,
+        coingecko_url=server.coingecko_url,
+        coingecko_plan="pro",
+        coingecko_api_key="test-key",
+    )
+
+
+def test_the_ingestion_job_runs_the_loop_with_the_apps_clock_and_tells_the_app(tmp_path: Path) -> None:
+    """End to end against the fake CoinGecko server (the job builds its provider from the settings' URL)."""
+    now = at(SERVED_DAY, 0, 5)  # five minutes after the served rows' 00:00 stamps: fresh
+    hooks = RecordingHooks(now)
+    with fake_provider(served_data()) as server:
+        job = ingestion_job(serve_settings(tmp_path / "job.duckdb", server))
+
+        async def main() -> None:
+            task = asyncio.create_task(job(hooks))
+            try:
+                await asyncio.wait_for(hooks.landed.wait(), timeout=60)
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+        asyncio.run(main())
+    status = hooks.statuses["ingestion"]()
+    assert status is not None
+    assert (status["snapshots"], status["last_success"], status["stale"]) == (1, now.isoformat(), False)
+    store = DuckDBStore(tmp_path / "job.duckdb")
+    try:
+        imports = store.imports()
+        assert imports["format"].to_list() == ["provider-daily"]
+        assert imports["imported_at"][0] == now  # the app's clock, not the system's
+        assert store.observations("coingecko")["coin_id"].n_unique() == 5
+        assert store.lease_holder("ingest:coingecko") is None  # released when the job was cancelled
+    finally:
+        store.close()
+
+
+class LandedSignal:
+    """The API's invalidation channel within one process, as its default one, that also tells the test's thread
+    each time the app has reloaded after new data landed (instead of the test polling)."""
+
+    def __init__(self) -> None:
+        self._listeners: set[asyncio.Event] = set()
+        self.reloaded = threading.Event()
+
+    async def publish(self) -> None:
+        for pending in self._listeners:
+            pending.set()
+
+    async def run(self, on_invalidate: Callable[[], Awaitable[None] | None]) -> None:
+        pending = asyncio.Event()
+        self._listeners.add(pending)
+        try:
+            while True:
+                await pending.wait()
+                pending.clear()
+                result = on_invalidate()
+                if inspect.isawaitable(result):
+                    await result
+                self.reloaded.set()
+        finally:
+            self._listeners.discard(pending)
+
+    async def close(self) -> None:
+        return None
+
+
+def test_serve_runs_the_loop_when_a_provider_is_set_and_announces_what_landed(tmp_path: Path) -> None:
+    db = tmp_path / "serve.duckdb"
+    signal = LandedSignal()
+    with fake_provider(served_data()) as server:
+        app = create_app(serve_settings(db, server), clock=lambda: at(SERVED_DAY, 0, 5), invalidation=signal)
+        with TestClient(app) as client:
+            assert signal.reloaded.wait(timeout=60), "no snapshot landed"
             state = client.app.state.api  # type: ignore[attr-defined]
-            deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=20)
-            while not any(s.source == "coingecko" for s in state.analytics.sources()):
-                assert dt.datetime.now(dt.UTC) < deadline, "no snapshot landed within 20 s"
-                asyncio.run(asyncio.sleep(0.05))
+            assert [s.source for s in state.analytics.sources()] == ["coingecko"]
             assert client.get("/v1/coins", params={"source": "coingecko"}).status_code == 200
         assert "/coins/markets" in server.paths()[0]
     store = DuckDBStore(db)

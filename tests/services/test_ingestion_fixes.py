@@ -14,14 +14,16 @@ import pytest
 
 from coinseason.data.gates import REASON_PENDING, REASON_PRICE_SPIKE, REASON_STALE
 from coinseason.data.tidy import FLAG_MCAP_SPIKE, TokenClass
-from coinseason.errors import ProviderError, RetryableProviderError
+from coinseason.errors import ProviderError, RetryableProviderError, SnapshotRejected
 from coinseason.providers.base import CoinHistory, GlobalSnapshot, MarketSnapshot
+from coinseason.providers.coingecko import CoinGeckoProvider
 from coinseason.services.analytics import AnalyticsService, SeasonQuery
-from coinseason.services.ingestion import IngestionService, IngestReport
-from coinseason.services.ingestion.service import EXCLUSION_CATEGORIES, SnapshotRejected
+from coinseason.services.ingestion import IngestConfig, IngestionService, IngestReport
+from coinseason.services.ingestion.categories import EXCLUSION_CATEGORIES
 from coinseason.store import DuckDBStore, Store
-from tests.conftest import SMALL_MARKET_DAYS
-from tests.services.ingest_fakes import FakeProvider, small_daily
+from tests.conftest import COINGECKO_DAILY, SMALL_MARKET_DAYS, shared_file
+from tests.fakes.provider_server import FakeProviderServer, ProviderData, in_process_provider
+from tests.services.ingest_fakes import REAL_COINS, FakeProvider, small_daily
 from tests.services.test_ingestion import Clock, at, service
 
 SPIKE_DAY = SMALL_MARKET_DAYS[5]
@@ -278,61 +280,94 @@ def test_new_coins_get_their_exclusion_categories_and_are_classified_by_them(sto
 
 
 def test_snapshots_from_the_fake_server_land_when_it_stamps_rows_at_serve_time(tmp_path: Path) -> None:
-    from coinseason.providers.coingecko import CoinGeckoProvider
-    from tests.conftest import COINGECKO_DAILY, shared_file
-    from tests.fakes.provider_server import ProviderData, fake_provider
-    from tests.services.ingest_fakes import REAL_COINS
-
+    """The fake server in process, its clock and the ingestion's at 02:00 of the served day: rows stamped at serve
+    time land; the recorded stamps (00:00) are two hours old, past the default one-hour heartbeat."""
     last = dt.date(2025, 7, 19)
+    now = at(last, 2)
     frame = pl.scan_parquet(shared_file(COINGECKO_DAILY)).filter(
         pl.col("date").is_between(last - dt.timedelta(days=1), last), pl.col("coin_id").is_in(REAL_COINS)
     )
     data = ProviderData.from_frames(frame.collect(), as_of=last)
 
-    async def snapshot(url: str, store: Store) -> IngestReport:
-        provider = CoinGeckoProvider("pro", api_key="test-key", base_url=url)
-        try:  # the real clock and the default one-hour heartbeat
-            return await IngestionService(store, provider, clock=lambda: dt.datetime.now(dt.UTC)).snapshot("daily")
+    async def snapshot(server: FakeProviderServer, store: Store) -> IngestReport:
+        client = server.client()
+        provider = CoinGeckoProvider(
+            "pro", api_key="test-key", base_url=server.coingecko_url, client=client, clock=lambda: now
+        )
+        try:
+            return await IngestionService(store, provider, clock=lambda: now).snapshot("daily")
         finally:
-            await provider.aclose()
+            await client.aclose()
 
-    with fake_provider(data, stamp_now=True) as server:
-        report = asyncio.run(snapshot(server.coingecko_url, DuckDBStore(tmp_path / "now.duckdb")))
+    fresh = in_process_provider(data, stamp_now=True, now=lambda: now)
+    report = asyncio.run(snapshot(fresh, DuckDBStore(tmp_path / "now.duckdb")))
     assert report.rows == len(REAL_COINS)
     assert report.rejected == 0
-    with fake_provider(data) as server, pytest.raises(SnapshotRejected, match="rows passed the gates"):
-        asyncio.run(snapshot(server.coingecko_url, DuckDBStore(tmp_path / "recorded.duckdb")))  # dated 2025: stale
+    recorded = in_process_provider(data, now=lambda: now)
+    with pytest.raises(SnapshotRejected, match="0 of 9 rows passed the gates"):
+        asyncio.run(snapshot(recorded, DuckDBStore(tmp_path / "recorded.duckdb")))
 
 
 # -- a backfill batch slower than the lease keeps it -----------------------------------------------------------------
 
 
+class SteppedClock(Clock):
+    """A clock moved only by its :meth:`sleep`; :meth:`reached` waits until it shows a given time."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        super().__init__(now)
+        self.slept: list[float] = []
+        self._waiting: list[tuple[dt.datetime, asyncio.Event]] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += dt.timedelta(seconds=seconds)
+        for when, reached in self._waiting:
+            if self.now >= when:
+                reached.set()
+
+    async def reached(self, when: dt.datetime) -> None:
+        reached = asyncio.Event()
+        self._waiting.append((when, reached))
+        if self.now >= when:
+            reached.set()
+        await reached.wait()
+
+
 class SlowHistory(FakeProvider):
-    """Bitcoin's history takes 15 steps of 0.1 s, each moving the (injected) clock 0.1 s; at the last step another
-    ingestor tries to take the lease."""
+    """Bitcoin's history is served only once the clock is 1.5 s past its request, as a slow vendor's would (time
+    moves only when the backfill's lease renewal sleeps); then another ingestor tries to take the lease."""
 
     other: IngestionService | None = None
     other_got_it: bool | None = None
+    tried_at: dt.datetime | None = None
+
+    def __init__(self, daily: pl.DataFrame, *, clock: SteppedClock) -> None:
+        super().__init__(daily, clock=clock)
+        self.stepped = clock
 
     async def history(self, coin_id: str, start: dt.date, end: dt.date) -> CoinHistory:
         if coin_id == "bitcoin":
-            for _ in range(15):
-                await asyncio.sleep(0.1)
-                self.clock.now += dt.timedelta(seconds=0.1)  # type: ignore[attr-defined]
+            await self.stepped.reached(self.stepped.now + dt.timedelta(seconds=1.5))
             assert self.other is not None
+            self.tried_at = self.stepped.now
             self.other_got_it = self.other.try_lease()
         return await super().history(coin_id, start, end)
 
 
 def test_a_backfill_renews_its_lease_while_a_slow_batch_is_fetched(store: DuckDBStore) -> None:
-    clock = Clock(at(SMALL_MARKET_DAYS[-1], 0, 1))
+    start = at(SMALL_MARKET_DAYS[-1], 0, 1)
+    clock = SteppedClock(start)
     provider = SlowHistory(small_daily(), clock=clock)
     ttl = dt.timedelta(seconds=0.9)  # renewed every 0.3 s; the batch takes 1.5 s
     provider.other = service(store, FakeProvider(small_daily(), clock=clock), clock, lease_ttl=ttl)
-    ingest = service(store, provider, clock, lease_ttl=ttl, batch_coins=4)
+    config = IngestConfig(lease_ttl=ttl, batch_coins=4)
+    ingest = IngestionService(store, provider, clock=clock, config=config, sleep=clock.sleep)
     report = asyncio.run(ingest.backfill(top=4, since=SMALL_MARKET_DAYS[0]))
     # without renewal the lease, taken at +0 s, expires at +0.9 s: the other ingestor would take it at +1.5 s
+    assert provider.tried_at is not None and provider.tried_at >= start + dt.timedelta(seconds=1.5)
     assert provider.other_got_it is False
+    assert set(clock.slept) == {0.3}  # a renewal every third of the lease's time to live
     assert report.rows == 4 * len(SMALL_MARKET_DAYS)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -43,3 +44,15 @@ def fresh_database() -> Iterator[str]:
     finally:
         with admin() as con:
             con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def wait_until_blocked(url: str, waiter: int, holder: int, *, timeout: float = 30.0) -> None:
+    """Return once the backend ``waiter`` waits for a lock ``holder`` holds (how a test forces the interleaving of a
+    race: the first transaction held open, the second arrived and queued behind it). The server is asked every
+    10 ms; ``timeout`` only guards against a test that would hang."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as con:
+        while holder not in (con.execute("SELECT pg_blocking_pids(%s)", (waiter,)).fetchone() or [[]])[0]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"backend {waiter} never waited for backend {holder}")
+            time.sleep(0.01)

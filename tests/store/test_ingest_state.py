@@ -10,10 +10,11 @@ import polars as pl
 import pytest
 
 from coinseason.errors import StoreError
-from coinseason.store import Store, open_store
+from coinseason.store import Store
+from coinseason.store.postgres import PostgresStore
 from coinseason.store.records import IngestCursor
 from tests.conftest import FIXED_NOW
-from tests.store.postgres_server import fresh_database
+from tests.store.postgres_server import fresh_database, wait_until_blocked
 from tests.store.test_store_contract import RECORD, coins, obs
 
 TTL = dt.timedelta(seconds=30)
@@ -75,28 +76,27 @@ def test_a_holder_known_dead_is_replaced_at_once(any_store: Store) -> None:
     assert any_store.lease_holder("ingest") == "two"
 
 
-def test_concurrent_takers_on_postgres_exactly_one_wins() -> None:
-    """Two connections (as two processes would have) race for 20 fresh leases at the same instant."""
+@pytest.mark.parametrize("before", ["free", "expired"])
+def test_a_taker_arriving_while_another_takes_the_lease_waits_and_loses(before: str) -> None:
+    """A race on PostgreSQL with its interleaving forced: the first taker's statement has run but is not committed
+    (its transaction is held open) when the second taker's arrives. The second must wait for the first and then
+    see its lease: exactly one holder, whether the lease was free or held by someone whose time ran out."""
     with fresh_database() as url:
-        stores = [open_store(url), open_store(url)]
+        first, second = PostgresStore(url), PostgresStore(url)
         try:
-            for round_ in range(20):
-                barrier = threading.Barrier(2)
-                won: list[bool] = [False, False]
-                threads = [
-                    threading.Thread(target=_take, args=(stores[i], f"lease-{round_}", i, barrier, won))
-                    for i in range(2)
-                ]
-                for t in threads:
-                    t.start()
-                for t in threads:
-                    t.join()
-                assert sorted(won) == [False, True], round_
+            if before == "expired":
+                assert first.acquire_lease("ingest", "gone", FIXED_NOW - 2 * TTL, TTL)
+            result: dict[str, bool] = {}
+            taker = threading.Thread(
+                target=lambda: result.update(second=second.acquire_lease("ingest", "second", FIXED_NOW, TTL))
+            )
+            with first._con.transaction():  # held open: the first take is done but not committed
+                assert first.acquire_lease("ingest", "first", FIXED_NOW, TTL)
+                taker.start()
+                wait_until_blocked(url, second._con.info.backend_pid, first._con.info.backend_pid)
+            taker.join(timeout=30)
+            assert result == {"second": False}
+            assert second.lease_holder("ingest") == "first"
         finally:
-            for s in stores:
-                s.close()
-
-
-def _take(store: Store, name: str, i: int, barrier: threading.Barrier, won: list[bool]) -> None:
-    barrier.wait()
-    won[i] = store.acquire_lease(name, f"owner-{i}", FIXED_NOW, TTL)
+            first.close()
+            second.close()

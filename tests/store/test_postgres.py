@@ -12,10 +12,10 @@ import psycopg
 import pytest
 
 from coinseason.errors import StoreError
-from coinseason.store import DuckDBStore, ImportRecord, Store, WriteCounts, open_store
+from coinseason.store import DuckDBStore, ImportRecord, WriteCounts, open_store
 from coinseason.store.postgres import PostgresStore, redact
 from tests.conftest import FIXED_NOW
-from tests.store.postgres_server import fresh_database
+from tests.store.postgres_server import fresh_database, wait_until_blocked
 from tests.store.test_store_contract import RECORD, coins, obs
 
 
@@ -73,33 +73,28 @@ def test_two_stores_see_each_others_writes(pg_url: str) -> None:
         second.close()
 
 
-def test_concurrent_imports_count_exactly(pg_url: str) -> None:
+def test_an_import_arriving_during_another_waits_and_counts_exactly(pg_url: str) -> None:
+    """Two imports of the same rows, the second arriving while the first is written but not committed (its
+    transaction held open): the second waits for it, then finds every row stored, so the counts add up exactly."""
     rows = [(f"c{i}", f"2024-01-{d:02d}", float(i * d)) for i in range(200) for d in range(1, 29)]
     frame, coin_frame = obs(rows), coins([f"c{i}" for i in range(200)])
-    stores = [PostgresStore(pg_url) for _ in range(2)]
-    results: list[WriteCounts] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(len(stores))
-
-    def run(store: Store) -> None:
-        try:
-            start.wait()
-            results.append(store.write_import(coin_frame, frame, RECORD))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(s,)) for s in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    first, second = PostgresStore(pg_url), PostgresStore(pg_url)
+    results: dict[str, WriteCounts] = {}
+    importer = threading.Thread(target=lambda: results.update(second=second.write_import(coin_frame, frame, RECORD)))
     try:
-        assert errors == []
-        assert sorted((r.added, r.unchanged) for r in results) == [(0, len(rows)), (len(rows), 0)]
-        assert stores[0].sources()[0].rows == len(rows)
+        with first._con.transaction():  # held open: the first import is written, not committed
+            results["first"] = first.write_import(coin_frame, frame, RECORD)
+            importer.start()
+            wait_until_blocked(pg_url, second._con.info.backend_pid, first._con.info.backend_pid)
+        importer.join(timeout=60)
+        assert results == {
+            "first": WriteCounts(added=len(rows), updated=0, unchanged=0),
+            "second": WriteCounts(added=0, updated=0, unchanged=len(rows)),
+        }
+        assert first.sources()[0].rows == len(rows)
     finally:
-        for store in stores:
-            store.close()
+        first.close()
+        second.close()
 
 
 def test_same_reads_as_duckdb(pg_url: str, tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from coinseason.providers.files import FileFormat
-from coinseason.services.analytics import AnalyticsService, SeasonQuery, load_engine
+from coinseason.services.analytics import AnalyticsService, SeasonQuery
 from coinseason.services.importing import ImportReport, ImportService
+from coinseason.services.loaded_engine import load_engine
 from coinseason.store import DuckDBStore, Store
 from coinseason.store.postgres import PostgresStore
 from tests.conftest import COINGECKO_DAILY, fixed_clock, shared_file

@@ -34,7 +34,7 @@ def dominance_change_points(
     alert_days: int = 30,
 ) -> ChangePoints:
     """Change-point features of ``x`` per day, each from data up to that day only."""
-    import ruptures as rpt  # type: ignore[import-untyped]
+    import ruptures as rpt  # type: ignore[import-untyped]  # here: ruptures (and scipy) load only when used
 
     n = x.size
     days_since = np.full(n, np.nan)

@@ -14,9 +14,9 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from coinseason.core.engine import SeasonEngine
 from coinseason.core.feature_math import share_above_average
 from coinseason.core.universe import NO_COIN
-from coinseason.services.analytics import AnalyticsService
 
 FloatArray = NDArray[np.float64]
 INDEX_WINDOWS = (30, 60, 90)
@@ -85,16 +85,15 @@ def _alt_basket_return(price: FloatArray, universe: NDArray[np.int32], btc: int)
     return out
 
 
-def _volume_share(analytics: AnalyticsService, source: str, btc_id: str | None, n_days: int) -> FloatArray:
+def _volume_share(
+    volumes: pl.DataFrame, excluded: frozenset[str], start: dt.date, btc_id: str | None, n_days: int
+) -> FloatArray:
     out = np.full(n_days, np.nan)
     if btc_id is None:
         return out
-    loaded = analytics.loaded(source)
-    excluded = analytics.exclusion(source, "default").ids
-    obs = analytics.store.observations(source, columns=("coin_id", "date", "volume"))
-    obs = obs.filter(pl.col("volume").is_not_null() & (pl.col("volume") > 0) & ~pl.col("coin_id").is_in(excluded))
+    obs = volumes.filter(pl.col("volume").is_not_null() & (pl.col("volume") > 0) & ~pl.col("coin_id").is_in(excluded))
     obs = obs.sort("coin_id", "date")  # a fixed summation order: the same days give the same bits
-    row = obs.select((pl.col("date") - pl.lit(loaded.engine.start)).dt.total_days())["date"].to_numpy()
+    row = obs.select((pl.col("date") - pl.lit(start)).dt.total_days())["date"].to_numpy()
     keep = (row >= 0) & (row < n_days)
     volume = obs["volume"].to_numpy()
     total = np.bincount(row[keep], weights=volume[keep], minlength=n_days)
@@ -106,39 +105,44 @@ def _volume_share(analytics: AnalyticsService, source: str, btc_id: str | None, 
 
 
 def market_series(
-    analytics: AnalyticsService, source: str | None = None, *, top: int = 50, label_window: int = 90
+    engine: SeasonEngine,
+    *,
+    excluded: frozenset[str],
+    volumes: pl.DataFrame,
+    top: int = 50,
+    label_window: int = 90,
+    meta: dict[str, object] | None = None,
 ) -> MarketSeries:
-    """Every engine series of ``source`` (default exclusions; stablecoin dominance with none excluded)."""
-    loaded = analytics.loaded(source)
-    eng = loaded.engine
-    excluded = analytics.exclusion(loaded.source, "default").ids
+    """Every engine series of ``engine`` with the coins of ``excluded`` left out (stablecoin dominance with none
+    left out); ``volumes`` (``coin_id, date, volume`` of the engine's coins) give BTC's share of volume."""
     windows = sorted({*INDEX_WINDOWS, label_window})
-    asi = {w: eng.season_index(excluded, top=top, window=w).value for w in windows}
-    dom = eng.dominance(excluded)
-    stable = eng.dominance(analytics.exclusion(loaded.source, "none").ids).stablecoin
-    universe = eng.order(excluded, top)[:, :top]
+    asi = {w: engine.season_index(excluded, top=top, window=w).value for w in windows}
+    dom = engine.dominance(excluded)
+    stable = engine.dominance(frozenset()).stablecoin
+    universe = engine.order(excluded, top)[:, :top]
     cols = np.unique(universe[universe != NO_COIN])
-    members = np.zeros((eng.n_days, cols.size), dtype=bool)
+    members = np.zeros((engine.n_days, cols.size), dtype=bool)
     position = np.searchsorted(cols, universe)
-    rows = np.broadcast_to(np.arange(eng.n_days)[:, None], universe.shape)
+    rows = np.broadcast_to(np.arange(engine.n_days)[:, None], universe.shape)
     valid = universe != NO_COIN
     members[rows[valid], position[valid]] = True
-    breadth = share_above_average(eng.price[:, cols], members, 200)
-    btc_price = eng.price[:, eng.btc].copy() if eng.btc != NO_COIN else np.full(eng.n_days, np.nan)
-    btc_id = str(eng.coin_ids[eng.btc]) if eng.btc != NO_COIN else None
+    breadth = share_above_average(engine.price[:, cols], members, 200)
+    btc = engine.btc
+    btc_price = engine.price[:, btc].copy() if btc != NO_COIN else np.full(engine.n_days, np.nan)
+    btc_id = str(engine.coin_ids[btc]) if btc != NO_COIN else None
     return MarketSeries(
-        start=eng.start,
+        start=engine.start,
         asi=asi,
         btc_dominance=dom.btc,
         eth_dominance=dom.eth,
         stable_dominance=stable,
         breadth=breadth,
         btc_price=btc_price,
-        alt_basket_return=_alt_basket_return(eng.price, universe, eng.btc),
-        btc_volume_share=_volume_share(analytics, loaded.source, btc_id, eng.n_days),
+        alt_basket_return=_alt_basket_return(engine.price, universe, btc),
+        btc_volume_share=_volume_share(volumes, excluded, engine.start, btc_id, engine.n_days),
         top=top,
         label_window=label_window,
-        meta={"source": loaded.source, "top": top, "label_window": label_window},
+        meta={**(meta or {}), "top": top, "label_window": label_window},
     )
 
 

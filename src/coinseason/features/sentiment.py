@@ -76,6 +76,7 @@ class _Analyzer(Protocol):
 @lru_cache(maxsize=1)
 def analyzer() -> _Analyzer:
     """VADER with the crypto terms (built once: reading the lexicon takes a few tens of milliseconds)."""
+    # imported here: VADER loads only when news is scored, not at every start
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # type: ignore[import-untyped]
 
     model = cast(_Analyzer, SentimentIntensityAnalyzer())

@@ -15,7 +15,7 @@ from typing import Any
 
 from coinseason.errors import NoDataError, StoreError
 from coinseason.model.train import Evaluation, FinalModels
-from coinseason.store.protocols import Store
+from coinseason.store.protocols import ModelStore
 from coinseason.store.records import ModelArtifact
 
 
@@ -66,7 +66,7 @@ def make_artifact(final: FinalModels, evaluation: Evaluation, *, source: str, cr
     return ModelArtifact(version=version, created_at=created_at, meta=meta, payload=payload)
 
 
-def load_models(store: Store, version: str | None = None) -> tuple[ModelArtifact, FinalModels]:
+def load_models(store: ModelStore, version: str | None = None) -> tuple[ModelArtifact, FinalModels]:
     artifact = store.model(version)
     if artifact is None:
         what = f"model version {version!r}" if version else "trained model"

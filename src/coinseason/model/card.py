@@ -29,7 +29,7 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def _plots(evaluation: Evaluation, panel: FeaturePanel, labels: Labels, out: Path) -> dict[str, list[str]]:
-    import matplotlib
+    import matplotlib  # imported here: matplotlib loads only when a model card is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -35,6 +35,7 @@ def one_thread() -> Iterator[None]:
 @lru_cache(maxsize=1)
 def _threadpools() -> Any:
     """The process's thread pools, found once (finding them takes milliseconds; limiting them, microseconds)."""
+    # imported here: threadpoolctl loads only when a model is fitted or applied, not at every start
     from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
     return ThreadpoolController()
@@ -95,6 +96,7 @@ def fit(
     if kind == "climatology" or y.size == 0 or base in (0.0, 1.0):
         return Constant(base)
     if kind == "logistic":
+        # imported here: scikit-learn takes about a second to load; only training needs it
         from sklearn.impute import SimpleImputer  # type: ignore[import-untyped]
         from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
         from sklearn.pipeline import make_pipeline  # type: ignore[import-untyped]
@@ -115,6 +117,7 @@ def fit(
             intercept=float(logit.intercept_[0]),
         )
     if kind == "gbm":
+        # imported here: scikit-learn takes about a second to load; only training needs it
         from sklearn.ensemble import HistGradientBoostingClassifier  # type: ignore[import-untyped]
 
         gbm = HistGradientBoostingClassifier(

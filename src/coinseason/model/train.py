@@ -124,6 +124,7 @@ class Evaluation:
 
 
 def _auc(y: FloatArray, p: FloatArray) -> float:
+    # imported here: scikit-learn takes about a second to load; only training needs it
     from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
 
     if y.size == 0 or y.min() == y.max():

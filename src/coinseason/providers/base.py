@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 
 import polars as pl
 
@@ -102,3 +102,13 @@ class MarketProvider(Protocol):
     async def global_snapshot(self) -> GlobalSnapshot: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class CategoryProvider(Protocol):
+    """A provider that can list the members of a category (CoinGecko can; CoinMarketCap's plans cannot): an
+    optional capability, told apart with ``isinstance(provider, CategoryProvider)``."""
+
+    async def category_members(self, category_id: str, n: int = 250) -> list[str]:
+        """Ids of the top ``n`` coins of the category ``category_id``, by market cap."""
+        ...

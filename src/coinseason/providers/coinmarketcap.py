@@ -41,7 +41,7 @@ from typing import Any, Final
 import httpx
 import polars as pl
 
-from coinseason.clock import utc_now as _utc_now
+from coinseason.clock import Clock, utc_now
 from coinseason.errors import ConfigError, ProviderError, RetryableProviderError
 from coinseason.providers.base import (
     HISTORY_SCHEMA,
@@ -121,7 +121,7 @@ class CoinMarketCapProvider(PlanProvider):
         calls_per_minute: int | None = None,
         policy: OutboundPolicy | None = None,
         client: httpx.AsyncClient | None = None,
-        clock: Callable[[], dt.datetime] = _utc_now,
+        clock: Clock = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
@@ -141,6 +141,7 @@ class CoinMarketCapProvider(PlanProvider):
             client=client,
             check=check_cmc_status,
             clock=monotonic,
+            epoch=lambda: clock().timestamp(),  # a Retry-After date is read against the provider's clock
             sleep=sleep,
             rng=rng,
         )

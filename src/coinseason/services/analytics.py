@@ -12,10 +12,8 @@ from typing import ParamSpec, TypeVar
 
 import numpy as np
 import polars as pl
-from numpy.typing import NDArray
 
 from coinseason.core.engine import SeasonEngine
-from coinseason.core.panel import pivot_daily
 from coinseason.core.resample import Interval, period_mean
 from coinseason.core.season import (
     SEASON_NAMES,
@@ -23,14 +21,25 @@ from coinseason.core.season import (
     published_round,
     season_periods,
 )
-from coinseason.core.universe import NO_COIN
-from coinseason.data.tidy import FLAG_MCAP_SPIKE, TokenClass
+from coinseason.data.tidy import TokenClass
 from coinseason.errors import ConfigError, NoDataError
-from coinseason.services.classify import ClassificationService, ExclusionSet, reference_coins
-from coinseason.store.protocols import Store
+from coinseason.services.classify import ClassificationService, ExclusionSet
+from coinseason.services.loaded_engine import Loaded, extend_loaded, load_engine
+from coinseason.store.protocols import MarketData
 from coinseason.store.records import SourceSummary
 
 log = logging.getLogger("coinseason.analytics")
+
+__all__ = [
+    "METHODOLOGY_VERSION",
+    "AnalyticsService",
+    "Loaded",
+    "SeasonQuery",
+    "engine_row",
+    "extend_loaded",
+    "load_engine",
+    "parse_universe",
+]
 
 METHODOLOGY_VERSION = "1"
 
@@ -90,139 +99,6 @@ class SeasonQuery:
             )
 
 
-OBSERVATION_COLUMNS = ("coin_id", "date", "price", "market_cap", "flags")
-"""What an engine is made from."""
-
-
-@dataclass(frozen=True, slots=True)
-class Loaded:
-    source: str
-    engine: SeasonEngine
-    coins: pl.DataFrame
-    digests: NDArray[np.uint64] | None = None
-    """Per day of the engine, a digest of the observations it was made from (:func:`day_digests`): what tells,
-    when new data lands, which days the store has rewritten."""
-
-
-def day_digests(obs: pl.DataFrame, start: dt.date, n_days: int) -> NDArray[np.uint64]:
-    """Per day from ``start``, the wrapping sum of the hashes of the day's observation rows: any row added, removed
-    or changed changes its day's digest (within one process; the hashes are not kept anywhere)."""
-    per_day = (
-        obs.select(OBSERVATION_COLUMNS)
-        .select((pl.col("date") - pl.lit(start)).dt.total_days().alias("row"), pl.struct(pl.all()).hash(7).alias("h"))
-        .group_by("row")
-        .agg(pl.col("h").sum())
-    )
-    digests = np.zeros(n_days, dtype=np.uint64)
-    digests[per_day["row"].to_numpy()] = per_day["h"].to_numpy()
-    return digests
-
-
-def _engine_values(obs: pl.DataFrame, start: dt.date) -> pl.DataFrame:
-    """``row`` (days from ``start``), ``coin_id``, ``price`` and ``market_cap``, both NaN where flagged as a spike
-    (a day that failed a gate moves no index: the gap fill takes the day before)."""
-    return obs.select(
-        "coin_id",
-        (pl.col("date") - pl.lit(start)).dt.total_days().cast(pl.Int32).alias("row"),
-        pl.when((pl.col("flags") & FLAG_MCAP_SPIKE) > 0).then(None).otherwise(pl.col("price")).alias("price"),
-        pl.when((pl.col("flags") & FLAG_MCAP_SPIKE) > 0)
-        .then(None)
-        .otherwise(pl.col("market_cap"))
-        .fill_null(np.nan)
-        .alias("market_cap"),
-    )
-
-
-def load_engine(store: Store, source: str) -> Loaded:
-    """Read every observation of ``source`` into a :class:`SeasonEngine`."""
-    obs = store.observations(source, columns=OBSERVATION_COLUMNS)
-    if obs.height == 0:
-        raise NoDataError(f"the store holds no data for source {source!r}: import a file first")
-    coins = store.coins(source)
-    ids = obs["coin_id"].unique().sort()
-    index = pl.DataFrame({"coin_id": ids, "col": np.arange(ids.len(), dtype=np.int32)})
-    start: dt.date = obs["date"].min()  # type: ignore[assignment]
-    end: dt.date = obs["date"].max()  # type: ignore[assignment]
-    long = _engine_values(obs, start).join(index, on="coin_id", how="left")
-    n_days, n_coins = (end - start).days + 1, ids.len()
-    row, col = long["row"].to_numpy(), long["col"].to_numpy()
-    price = pivot_daily(row, col, long["price"].to_numpy(), n_days=n_days, n_coins=n_coins)
-    mcap = pivot_daily(row, col, long["market_cap"].to_numpy(), n_days=n_days, n_coins=n_coins)
-    refs = reference_coins(coins)
-    stable = coins.filter(pl.col("token_class") == str(TokenClass.STABLECOIN))["coin_id"].to_list()
-    engine = SeasonEngine(
-        start=start,
-        coin_ids=ids.to_list(),
-        price=price,
-        market_cap=mcap,
-        btc_id=refs.get("BTC"),
-        eth_id=refs.get("ETH"),
-        stable_ids=frozenset(stable),
-    )
-    return Loaded(source, engine, coins, day_digests(obs, start, n_days))
-
-
-def _column_id(engine: SeasonEngine, column: int) -> str | None:
-    return None if column == NO_COIN else str(engine.coin_ids[column])
-
-
-def extend_loaded(store: Store, old: Loaded) -> tuple[Loaded | None, str]:
-    """``old`` brought up to date with the store without a rebuild, when the store only rewrote some of the last
-    days (at most :attr:`SeasonEngine.rollback_days`) and added days after them, for the same coins and
-    references: those days are taken back from a copy of the engine and appended as stored now. The result
-    answers as a fresh :func:`load_engine` would; ``old`` is left as it was. (None, why) when a reload is needed.
-    """
-    engine, known = old.engine, old.digests
-    if known is None:
-        return None, "no digests kept"
-    obs = store.observations(old.source, columns=OBSERVATION_COLUMNS)
-    if obs.height == 0:
-        return None, "no data"
-    start: dt.date = obs["date"].min()  # type: ignore[assignment]
-    end: dt.date = obs["date"].max()  # type: ignore[assignment]
-    n_days = (end - start).days + 1
-    if start != engine.start or n_days < engine.n_days:
-        return None, f"the data now runs from {start} to {end}"
-    digests = day_digests(obs, start, n_days)
-    changed = np.flatnonzero(digests[: engine.n_days] != known)
-    first = int(changed[0]) if changed.size else engine.n_days
-    back = engine.n_days - first
-    if back > engine.rollback_days:
-        day = start + dt.timedelta(days=first)
-        return None, f"the store rewrote {day}, {back} days back (up to {engine.rollback_days} can be taken back)"
-    coins = store.coins(old.source)
-    refs = reference_coins(coins)
-    stable = set(coins.filter(pl.col("token_class") == str(TokenClass.STABLECOIN))["coin_id"].to_list())
-    ids = set(engine.coin_ids.tolist())
-    if (
-        _column_id(engine, engine.btc) != (refs.get("BTC") if refs.get("BTC") in ids else None)
-        or _column_id(engine, engine.eth) != (refs.get("ETH") if refs.get("ETH") in ids else None)
-        or set(engine.coin_ids[engine.stable].tolist()) != stable & ids
-    ):
-        return None, "the reference coins or the stablecoins changed"
-    values = _engine_values(obs.filter(pl.col("date") >= start + dt.timedelta(days=first)), start)
-    new = set(values["coin_id"].unique().to_list()) - ids
-    if new or obs["coin_id"].n_unique() != len(ids):
-        return None, f"the coins changed ({len(new)} new)"
-    if first == n_days:
-        return Loaded(old.source, engine, coins, digests), "nothing changed"
-    twin = engine.copy(append_only=back == 0)  # only days added: the copy shares the matrices, no rows copied
-    twin.drop_last(back)
-    by_row = {key[0]: part for key, part in values.partition_by("row", as_dict=True).items()}
-    for row in range(first, n_days):
-        part = by_row.get(row)
-        if part is None:
-            twin.append_day(start + dt.timedelta(days=row), [], np.empty(0), np.empty(0))
-        else:
-            twin.append_day(
-                start + dt.timedelta(days=row),
-                part["coin_id"].to_list(),
-                part["price"].to_numpy(),
-                part["market_cap"].to_numpy(),
-            )
-    return Loaded(old.source, twin, coins, digests), f"took back {back} day(s), appended {n_days - first}"
-
-
 def _window(dates: np.ndarray, start: dt.date | None, end: dt.date | None) -> np.ndarray:
     keep = np.ones(dates.size, bool)
     if start is not None:
@@ -235,7 +111,7 @@ def _window(dates: np.ndarray, start: dt.date | None, end: dt.date | None) -> np
 class AnalyticsService:
     """Season index, dominance, season periods and breakdowns over a store; engines cached per source."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: MarketData) -> None:
         self._store = store
         self._loaded: dict[str, Loaded] = {}
         self._exclusions: dict[tuple[str, str], ExclusionSet] = {}
@@ -246,7 +122,7 @@ class AnalyticsService:
         """Sources this service got from an earlier one brought up to date (:meth:`refreshed`), not reloaded."""
 
     @property
-    def store(self) -> Store:
+    def store(self) -> MarketData:
         return self._store
 
     def refreshed(self) -> AnalyticsService:

@@ -16,7 +16,7 @@ from coinseason.data.classification import (
 )
 from coinseason.data.tidy import TokenClass
 from coinseason.errors import ConfigError
-from coinseason.store.protocols import Store
+from coinseason.store.protocols import MarketData
 
 REFERENCE_IDS = {
     "BTC": ("bitcoin", "btc"),
@@ -60,7 +60,9 @@ def reference_coins(coins: pl.DataFrame) -> dict[str, str]:
 
 
 class ClassificationService:
-    def __init__(self, store: Store) -> None:
+    """Token classes of a source's coins, and the exclusion sets built from them."""
+
+    def __init__(self, store: MarketData) -> None:
         self._store = store
 
     def reclassify(self, source: str) -> pl.DataFrame:

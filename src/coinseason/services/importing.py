@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections import Counter
 from collections.abc import Callable
@@ -11,12 +10,13 @@ from pathlib import Path
 
 import polars as pl
 
+from coinseason.clock import Clock
 from coinseason.data.cmc_identity import TrackSeed, resolve_cmc_identities
 from coinseason.data.quality import REASON_NO_COIN, reject_bad_rows, reject_conflicting_keys
 from coinseason.data.tidy import COIN_SCHEMA, conform_observations
 from coinseason.providers.files import FileFormat, ParsedFile, read_file
 from coinseason.services.classify import ClassificationService
-from coinseason.store.protocols import Store
+from coinseason.store.protocols import MarketData
 from coinseason.store.records import ImportRecord
 
 Progress = Callable[[str, int, int], None]
@@ -50,9 +50,9 @@ class ImportService:
 
     def __init__(
         self,
-        store: Store,
+        store: MarketData,
         *,
-        clock: Callable[[], dt.datetime],
+        clock: Clock,
         progress: Progress = _no_progress,
     ) -> None:
         self._store = store

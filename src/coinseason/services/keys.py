@@ -12,17 +12,16 @@ exhaustion lever to anyone sending bad keys. This is how GitHub, Stripe and the 
 from __future__ import annotations
 
 import builtins
-import datetime as dt
 import hashlib
 import hmac
 import re
 import secrets
 import string
-from collections.abc import Callable
 from typing import Final
 
+from coinseason.clock import Clock
 from coinseason.errors import ConfigError
-from coinseason.store.protocols import Store
+from coinseason.store.protocols import KeyStore
 from coinseason.store.records import ApiKeyRecord
 
 KEY_PREFIX: Final = "cs_"
@@ -54,7 +53,7 @@ def parse_key(full_key: str) -> tuple[str, str] | None:
 class KeyService:
     """Creates, verifies, lists and revokes API keys. ``clock`` gives the current UTC time."""
 
-    def __init__(self, store: Store, *, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(self, store: KeyStore, *, clock: Clock) -> None:
         self._store = store
         self._clock = clock
 

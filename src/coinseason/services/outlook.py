@@ -8,12 +8,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
 
-from coinseason.clock import utc_now as _utc_now
+from coinseason.clock import Clock, utc_now
 from coinseason.core.feature_math import rolling_corr
 from coinseason.core.labels import TARGETS
 from coinseason.core.season import SEASON_NAMES, classify_season
@@ -27,7 +27,7 @@ from coinseason.model.config import TrainConfig
 from coinseason.model.estimators import one_thread
 from coinseason.model.train import Evaluation, FinalModels, fit_final, make_labels, walk_forward, with_oos
 from coinseason.services.analytics import AnalyticsService
-from coinseason.store.protocols import Store
+from coinseason.store.protocols import FeatureStore, MarketData, ModelStore
 from coinseason.store.records import ModelArtifact
 
 SENTIMENT_SERIES = ("fng.value", "news.vader_mean", "news.dataset_score_mean", "news.count")
@@ -48,11 +48,32 @@ NEWEST_TTL_SECONDS = 5.0
 """How long the newest model version found in the store is trusted before it is looked up again."""
 
 
+class OutlookStore(MarketData, FeatureStore, ModelStore, Protocol):
+    """What the outlook needs of a store: market data (for the engine series), feature rows and model artifacts."""
+
+
 @dataclass(frozen=True, slots=True)
 class TrainResult:
     artifact: ModelArtifact
     evaluation: Evaluation
     card: Path | None
+
+
+def load_market_series(
+    analytics: AnalyticsService, source: str | None = None, *, top: int = 50, label_window: int = 90
+) -> MarketSeries:
+    """Every engine series of ``source`` (:func:`~coinseason.features.market.market_series`), default exclusions;
+    read from the analytics' engine and store."""
+    loaded = analytics.loaded(source)
+    excluded = analytics.exclusion(loaded.source, "default").ids
+    return market_series(
+        loaded.engine,
+        excluded=excluded,
+        volumes=analytics.store.observations(loaded.source, columns=("coin_id", "date", "volume")),
+        top=top,
+        label_window=label_window,
+        meta={"source": loaded.source},
+    )
 
 
 def _changepoint(panel: FeaturePanel, row: int) -> dict[str, Any] | None:
@@ -80,10 +101,10 @@ class OutlookService:
 
     def __init__(
         self,
-        store: Store,
+        store: OutlookStore,
         analytics: AnalyticsService | None = None,
         *,
-        clock: Callable[[], dt.datetime] = _utc_now,
+        clock: Clock = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         newest_ttl: float | None = None,
     ) -> None:
@@ -121,7 +142,7 @@ class OutlookService:
     ) -> tuple[MarketSeries, FeaturePanel]:
         key = (source, top, window, change_points)
         if key not in self._inputs:
-            market = market_series(self._analytics, source, top=top, label_window=window)
+            market = load_market_series(self._analytics, source, top=top, label_window=window)
             panel = build_panel(market, self._store.features(), change_points=change_points)
             self._inputs[key] = (market, panel)
         return self._inputs[key]

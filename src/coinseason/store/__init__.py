@@ -48,7 +48,7 @@ def open_store(url: str | Path) -> Store:
 
 def __getattr__(name: str) -> object:
     if name == "PostgresStore":
-        from coinseason.store.postgres import PostgresStore
+        from coinseason.store.postgres import PostgresStore  # psycopg loads only when it is used
 
         return PostgresStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

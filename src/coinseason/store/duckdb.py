@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,6 +50,9 @@ class DuckDBStore:
             self._con = duckdb.connect(self.path)
         except duckdb.Error as exc:
             raise StoreError(f"cannot open the DuckDB store {self.path}: {exc}") from exc
+        self._writing = threading.RLock()
+        """Held by each write on the connection: a write from another thread waits for it (DuckDB would refuse
+        it, the connection busy), e.g. a lease released while a cancelled backfill's batch is still written."""
         self._migrate()
 
     def _migrate(self) -> None:
@@ -112,15 +116,16 @@ class DuckDBStore:
     @contextmanager
     def _transaction(self, failed: str) -> Iterator[None]:
         """One transaction: committed at the end, rolled back on any error; a DuckDB error reads ``failed: …``."""
-        try:
-            self._con.execute("BEGIN TRANSACTION")
-            yield
-            self._con.execute("COMMIT")
-        except BaseException as exc:
-            self._con.execute("ROLLBACK")
-            if isinstance(exc, duckdb.Error):
-                raise StoreError(f"{failed}: {exc}") from exc
-            raise
+        with self._writing:
+            try:
+                self._con.execute("BEGIN TRANSACTION")
+                yield
+                self._con.execute("COMMIT")
+            except BaseException as exc:
+                self._con.execute("ROLLBACK")
+                if isinstance(exc, duckdb.Error):
+                    raise StoreError(f"{failed}: {exc}") from exc
+                raise
 
     # -- reads ----------------------------------------------------------------------------------------------
 
@@ -182,7 +187,8 @@ class DuckDBStore:
 
     def add_api_key(self, prefix: str, name: str, secret_hash: str, created_at: dt.datetime) -> None:
         try:
-            self._con.execute(schema.ADD_API_KEY, [prefix, name, secret_hash, utc(created_at)])
+            with self._writing:
+                self._con.execute(schema.ADD_API_KEY, [prefix, name, secret_hash, utc(created_at)])
         except duckdb.ConstraintException as exc:
             raise StoreError(f"an API key with prefix {prefix!r} exists already") from exc
         except duckdb.Error as exc:
@@ -197,7 +203,8 @@ class DuckDBStore:
 
     def revoke_api_key(self, prefix: str, at: dt.datetime) -> bool:
         try:
-            done = self._con.execute(schema.REVOKE_API_KEY, [utc(at), prefix]).fetchall()
+            with self._writing:
+                done = self._con.execute(schema.REVOKE_API_KEY, [utc(at), prefix]).fetchall()
         except duckdb.Error as exc:
             raise StoreError(f"API key {prefix!r} not revoked in {self.path}: {exc}") from exc
         return bool(done)
@@ -228,7 +235,8 @@ class DuckDBStore:
     ) -> bool:
         try:
             params = [name, owner, utc(now) + ttl, utc(now), dead or owner]
-            got = self._con.execute(schema.TAKE_LEASE, params).fetchall()
+            with self._writing:
+                got = self._con.execute(schema.TAKE_LEASE, params).fetchall()
         except duckdb.TransactionException:  # another connection took it in the same instant
             return False
         except duckdb.Error as exc:
@@ -240,7 +248,11 @@ class DuckDBStore:
         return str(rows[0][0]) if rows else None
 
     def release_lease(self, name: str, owner: str) -> None:
-        self._con.execute("DELETE FROM ingest_leases WHERE name = ? AND owner = ?", [name, owner])
+        try:
+            with self._writing:
+                self._con.execute("DELETE FROM ingest_leases WHERE name = ? AND owner = ?", [name, owner])
+        except duckdb.Error as exc:
+            raise StoreError(f"lease {name!r} not released in {self.path}: {exc}") from exc
 
     # -- features and models --------------------------------------------------------------------------------
 
@@ -266,7 +278,8 @@ class DuckDBStore:
 
     def write_model(self, artifact: ModelArtifact) -> None:
         try:
-            self._con.execute(schema.INSERT_MODEL, schema.model_row(artifact))
+            with self._writing:
+                self._con.execute(schema.INSERT_MODEL, schema.model_row(artifact))
         except duckdb.ConstraintException as exc:
             raise StoreError(f"a model version {artifact.version!r} exists already") from exc
         except duckdb.Error as exc:
@@ -280,4 +293,5 @@ class DuckDBStore:
         return schema.model_artifact(rows[0]) if rows else None
 
     def close(self) -> None:
-        self._con.close()
+        with self._writing:
+            self._con.close()

@@ -4,29 +4,31 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from coinseason.clock import utc_now as utc_now
+from coinseason.clock import Clock, utc_now
 from coinseason.data.gates import GateConfig
+from coinseason.providers.base import MarketProvider
+from coinseason.providers.coingecko import CoinGeckoProvider
+from coinseason.providers.coinmarketcap import CoinMarketCapProvider
+from coinseason.services.hooks import AppHooks
+from coinseason.services.ingestion.checks import PriceReference
+from coinseason.services.ingestion.config import IngestConfig
 from coinseason.services.ingestion.schedule import Schedule
-from coinseason.services.ingestion.service import IngestConfig, IngestionService, IngestStatus, PriceReference
+from coinseason.services.ingestion.service import IngestionService
+from coinseason.services.ingestion.status import IngestStatus
 from coinseason.settings import Settings
-
-if TYPE_CHECKING:
-    from coinseason.providers.base import MarketProvider
+from coinseason.store import open_store
 
 PROVIDERS = ("coingecko", "cmc")
 
 
-def make_provider(name: str, settings: Settings) -> MarketProvider:
-    """The live provider ``name`` (``coingecko`` or ``cmc``) as the ``COINSEASON_*`` settings describe it."""
+def make_provider(name: str, settings: Settings, *, clock: Clock = utc_now) -> MarketProvider:
+    """The live provider ``name`` (``coingecko`` or ``cmc``) as the ``COINSEASON_*`` settings describe it;
+    ``clock`` dates its snapshots."""
     if name == "cmc":
-        from coinseason.providers.coinmarketcap import CoinMarketCapProvider
-
-        return CoinMarketCapProvider.from_settings(settings)
-    from coinseason.providers.coingecko import CoinGeckoProvider
-
-    return CoinGeckoProvider.from_settings(settings)
+        return CoinMarketCapProvider.from_settings(settings, clock=clock)
+    return CoinGeckoProvider.from_settings(settings, clock=clock)
 
 
 def ingest_config(settings: Settings, *, top: int | None = None, batch: int = 20) -> IngestConfig:
@@ -46,10 +48,10 @@ def ingest_config(settings: Settings, *, top: int | None = None, batch: int = 20
 
 
 class IngestionJob:
-    """The snapshot loop as a ``create_app(background=...)`` job (a coroutine function of the app's state): its own
-    store connection; the app is told (``state.announce_data_landed()``) after each write. Every worker or replica
-    may run it: the store lease lets exactly one ingest while the others stand by. ``exchange`` (the live job's
-    :class:`~coinseason.live.reference.ExchangeReference`) adds the exchange median to the cross-check.
+    """The snapshot loop as a background job of the API (a :data:`~coinseason.services.hooks.Job`): its own store
+    connection, the app's clock; the app is told (``hooks.announce_data_landed()``) after each write. Every worker
+    or replica may run it: the store lease lets exactly one ingest while the others stand by. ``exchange`` (the
+    live job's :class:`~coinseason.live.reference.ExchangeReference`) adds the exchange median to the cross-check.
     :meth:`status` is the running service's heartbeat, for the API (None before the job started)."""
 
     def __init__(self, settings: Settings, *, exchange: PriceReference | None = None) -> None:
@@ -67,31 +69,27 @@ class IngestionJob:
         status = self.status()
         return None if status is None else status.to_dict()
 
-    async def __call__(self, state: Any) -> None:
-        from coinseason.store import open_store
-
+    async def __call__(self, hooks: AppHooks) -> None:
         settings = self.settings
-        register = getattr(state, "register_status", None)
-        if register is not None:
-            register("ingestion", self._status_dict)
+        hooks.register_status("ingestion", self._status_dict)
         async with contextlib.AsyncExitStack() as stack:  # whatever was opened is closed, even if a later step fails
-            provider = make_provider(settings.ingest_provider or "coingecko", settings)
+            provider = make_provider(settings.ingest_provider or "coingecko", settings, clock=hooks.clock)
             stack.push_async_callback(provider.aclose)
             references = []
             for name in settings.ingest_cross_check:
                 if name != provider.source:
-                    references.append(make_provider(name, settings))
+                    references.append(make_provider(name, settings, clock=hooks.clock))
                     stack.push_async_callback(references[-1].aclose)
             store = open_store(settings.db)
             stack.callback(store.close)
             self.service = IngestionService(
                 store,
                 provider,
-                clock=utc_now,
+                clock=hooks.clock,
                 config=ingest_config(settings),
                 references=references,
                 exchange=self.exchange,
-                on_landed=getattr(state, "announce_data_landed", None),
+                on_landed=hooks.announce_data_landed,
             )
             await self.service.run()
 
