@@ -44,7 +44,7 @@ from coinseason.errors import ConfigError
 from coinseason.providers.files import FileFormat
 from coinseason.services.analytics import AnalyticsService, SeasonQuery
 from coinseason.services.importing import ImportReport, ImportService
-from coinseason.settings import Settings
+from coinseason.settings import HANDOFF_ENV, Settings
 from coinseason.store import Store
 
 _utc_now = utc_now  # the clock of the commands (live reads it here, so tests can fix it)
@@ -268,7 +268,6 @@ def serve(
     """The API service (and its docs at /docs) over the store; imports a file first when one is given."""
     import uvicorn
 
-    from coinseason.api.app import create_app
     from coinseason.logs import configure_logging
 
     given = {"host": host, "port": port, "workers": workers, "db": db, "live": live, "ingest": ingest}
@@ -290,20 +289,16 @@ def serve(
             highlight=False,
         )
         configure_logging(settings.log_level, json=settings.log_json)
-    if multi:
-        for name, value in overrides.items():
-            os.environ[f"COINSEASON_{name.upper()}"] = str(value)
-        uvicorn.run(
-            "coinseason.api.app:create_app_from_env",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            access_log=False,
-            log_config=None,
-        )
-    else:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False, log_config=None)
+    os.environ[HANDOFF_ENV] = settings.to_handoff()  # the workers build the service from these settings
+    uvicorn.run(
+        "coinseason.server:create_app_from_handoff",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=False,
+        log_config=None,
+    )
 
 
 app.add_typer(keys_app, name="keys")

@@ -409,7 +409,7 @@ def test_schedule_rules() -> None:
 def test_serve_runs_the_loop_when_a_provider_is_set_and_announces_what_landed(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from coinseason.api.app import create_app
+    from coinseason.server import create_app
     from coinseason.settings import Settings
     from tests.fakes.provider_server import ProviderData, fake_provider
 
