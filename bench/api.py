@@ -407,7 +407,7 @@ async def ws_fanout(
     kind of landing it was."""
     import redis.asyncio as aioredis
 
-    from coinseason.api.cache import RedisInvalidation
+    from coinseason.api.http.invalidation import RedisInvalidation
 
     loop = asyncio.get_running_loop()
     subscribers: list[Subscriber] = []

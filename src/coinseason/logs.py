@@ -26,8 +26,10 @@ __all__ = [
     "TextFormatter",
     "configure_logging",
     "new_request_id",
+    "random_id",
     "redact",
     "request_id",
+    "sole_handler",
 ]
 
 request_id: ContextVar[str | None] = ContextVar("coinseason_request_id", default=None)
@@ -36,20 +38,19 @@ request_id: ContextVar[str | None] = ContextVar("coinseason_request_id", default
 _SECRET_QUERY = re.compile(r"(?i)([?&;](?:api_key|apikey|api-key|key|token|access_token)=)[^&;\s\"']*")
 _SECRET_FIELD = re.compile(r"(?i)(x[_-])?(api[_-]?key|authorization|password|secret|token|cookie)")
 REDACTED = "[redacted]"
-_INFO = logging.getLevelName(logging.INFO)
 
 # attributes every LogRecord has; anything else on a record came from ``extra``
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
-def _random_id() -> str:
-    """32 random hex digits (as ``uuid4().hex``, without building a UUID: this runs on every request)."""
+def random_id() -> str:
+    """A fresh request id: 32 random hex digits (``uuid4().hex`` without building a UUID: it runs per request)."""
     return os.urandom(16).hex()
 
 
 def new_request_id() -> str:
     """Make a fresh request id, set it as the current one (for a job outside any request) and return it."""
-    value = _random_id()
+    value = random_id()
     request_id.set(value)
     return value
 
@@ -174,7 +175,7 @@ class TextFormatter(logging.Formatter):
 
 class _Handler(logging.StreamHandler[IO[str]]):
     """The handler :func:`configure_logging` installs: a StreamHandler that can also write a line made without a
-    LogRecord (see :func:`_sole_handler`), exactly as ``emit`` writes a record's."""
+    LogRecord (see :func:`sole_handler`), exactly as ``emit`` writes a record's."""
 
     _coinseason = True
 
@@ -195,7 +196,7 @@ class _Handler(logging.StreamHandler[IO[str]]):
 _FIELD_FORMATTERS = (JsonFormatter, TextFormatter)
 
 
-def _sole_handler(logger: logging.Logger, level: int) -> _Handler | None:
+def sole_handler(logger: logging.Logger, level: int) -> _Handler | None:
     """The one handler a record of ``logger`` at ``level`` reaches, when that is :func:`configure_logging`'s own
     handler with one of our formatters and nothing filters on the way; else None (log the usual way)."""
     if logger.filters or logger.disabled:

@@ -206,9 +206,13 @@ def test_stream_pushes_updates(client: TestClient) -> None:
     with client.websocket_connect("/v1/stream") as ws:
         ws.send_text('{"subscribe": ["dominance"]}')
         assert ws.receive_json() == {"subscribed": ["dominance"]}
-        client.portal.call(client.app.state.api.data_landed)  # type: ignore[union-attr,attr-defined]
+        client.portal.call(client.app.state.publisher.data_landed)  # type: ignore[attr-defined]
         message = ws.receive_json()
         assert message["topic"] == "dominance" and message["data"]["date"] == "2024-01-10"
+        metrics = client.get("/metrics").text
+        assert "coinseason_stream_subscribers 1.0" in metrics
+        assert "coinseason_stream_delivered_messages_total 1.0" in metrics  # dominance only: season has no taker
+        assert "coinseason_stream_dropped_messages_total 0.0" in metrics
         ws.send_text("not json")
         assert "subscribe" in ws.receive_json()["error"]
 
@@ -250,12 +254,12 @@ def test_the_rate_limiter_waits_for_redis_as_long_as_the_setting_says(market_db:
 
 
 def test_ready_shows_job_status_and_ingestion_lag(client: TestClient) -> None:
-    state = client.app.state.api  # type: ignore[attr-defined]
+    hooks = client.app.state.publisher  # type: ignore[attr-defined]
     assert client.get("/readyz").json()["jobs"] == {}
     # the fixed clock stands at 2026-11-24 12:00 UTC (tests/conftest.py); a snapshot landed 90 minutes before
     status = {"source": "custom", "stale": False, "last_success": "2026-11-24T10:30:00+00:00", "rejections": {}}
-    state.register_status("ingestion", lambda: status)
-    state.register_status("quiet", lambda: None)  # a job with nothing to say yet is left out
+    hooks.register_status("ingestion", lambda: status)
+    hooks.register_status("quiet", lambda: None)  # a job with nothing to say yet is left out
     assert client.get("/readyz").json()["jobs"] == {"ingestion": status}
     assert 'coinseason_ingestion_lag_seconds{source="custom"} 5400.0' in client.get("/metrics").text
 

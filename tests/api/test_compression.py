@@ -12,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from coinseason.api.compression import GZIP_MIN_BYTES, OnTheFlyGZip, accepts_gzip
+from coinseason.api.http.compression import GZIP_MIN_BYTES, OnTheFlyGZip
+from coinseason.httpkit import accepts_gzip
 from tests.api.test_app import client_for
 
 HISTORY = "/v1/season/history?top=3&window=2"  # 10 days: about 1.7 KB of JSON

@@ -1,4 +1,5 @@
-"""Hooks for code inside the API process: background jobs, announcing landed data, pushing intraday updates."""
+"""The app's hooks for its background jobs (:class:`coinseason.api.publishing.Publisher`): jobs started and
+cancelled with the app, announcing landed data, pushing intraday updates, reloading while requests go on."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from coinseason.api.app import create_app
-from coinseason.api.cache import RedisInvalidation
-from coinseason.api.state import ApiState, Prepared
+from coinseason.api.http.invalidation import RedisInvalidation
+from coinseason.api.publishing import Prepared, Publisher
+from coinseason.api.state import ApiState
 from coinseason.providers.files import FileFormat
+from coinseason.services.hooks import AppHooks
 from coinseason.services.importing import ImportService
 from coinseason.settings import Settings
 from tests.api.conftest import UNREACHABLE_REDIS_URL
@@ -30,6 +33,12 @@ NEW_DAY = "2024-01-11"
 def api_state(client: TestClient) -> ApiState:
     state: ApiState = client.app.state.api  # type: ignore[attr-defined]
     return state
+
+
+def publisher(client: TestClient) -> Publisher:
+    """The app's hooks, as its background jobs get them."""
+    hooks: Publisher = client.app.state.publisher  # type: ignore[attr-defined]
+    return hooks
 
 
 def land_new_day(state: ApiState, tmp_path: Path) -> None:
@@ -46,33 +55,36 @@ def land_new_day(state: ApiState, tmp_path: Path) -> None:
     ImportService(state.store, clock=fixed_clock).import_file(path, FileFormat.TIDY)
 
 
-def test_background_jobs_get_the_state_and_are_cancelled_on_shutdown(market_db: str) -> None:
-    seen: list[ApiState] = []
-    cancelled = threading.Event()
+def test_background_jobs_get_the_hooks_and_are_cancelled_on_shutdown(market_db: str) -> None:
+    seen: list[AppHooks] = []
+    started, cancelled = threading.Event(), threading.Event()
 
-    async def job(state: ApiState) -> None:
-        seen.append(state)
+    async def job(hooks: AppHooks) -> None:
+        seen.append(hooks)
+        started.set()
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
             cancelled.set()
             raise
 
-    app = create_app(Settings(db=market_db), clock=fixed_clock, background=[job])
+    app = create_app(Settings(db=market_db), clock=fixed_clock, jobs=[job])
     with TestClient(app) as client:
         assert client.get("/v1/season/latest", params=Q).status_code == 200
-        assert seen == [app.state.api] and not cancelled.is_set()
+        assert started.wait(10)
+        assert seen == [app.state.publisher] and not cancelled.is_set()
+        assert seen[0].clock() == fixed_clock() and seen[0].analytics is app.state.api.analytics
     assert cancelled.is_set()
 
 
 def test_a_failing_background_job_is_logged_and_the_service_goes_on(
     market_db: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def broken(state: ApiState) -> None:
+    async def broken(hooks: AppHooks) -> None:
         raise RuntimeError("feed unreachable")
 
     caplog.set_level(logging.ERROR, logger="coinseason.api")
-    with TestClient(create_app(Settings(db=market_db), clock=fixed_clock, background=[broken])) as client:
+    with TestClient(create_app(Settings(db=market_db), clock=fixed_clock, jobs=[broken])) as client:
         assert client.get("/v1/season/latest", params=Q).status_code == 200
     failures = [r for r in caplog.records if "background job" in r.getMessage()]
     assert failures and "broken" in failures[0].getMessage() and failures[0].exc_info is not None
@@ -90,10 +102,10 @@ def test_push_intraday_reaches_intraday_subscribers_only(market_db: str) -> None
             assert live.receive_json() == {"subscribed": ["intraday"]}
             daily.send_text('{"subscribe": ["season", "dominance"]}')
             assert daily.receive_json() == {"subscribed": ["dominance", "season"]}
-            state = api_state(client)
-            client.portal.call(state.push_intraday, {"btc_dominance": 61.5})  # from the event loop
+            hooks = publisher(client)
+            client.portal.call(hooks.push_intraday, {"btc_dominance": 61.5})  # from the event loop
             pushed = threading.Thread(  # and from another thread
-                target=state.push_intraday, args=(Tick(btc_dominance=61.25, at=fixed_clock()),)
+                target=hooks.push_intraday, args=(Tick(btc_dominance=61.25, at=fixed_clock()),)
             )
             pushed.start()
             pushed.join()
@@ -104,12 +116,12 @@ def test_push_intraday_reaches_intraday_subscribers_only(market_db: str) -> None
                 "data": {"btc_dominance": 61.5},
             }
             assert second["data"] == {"btc_dominance": 61.25, "at": "2026-11-24T12:00:00Z"}
-            assert state.hub.published == 2  # the daily subscriber was not sent either
+            assert api_state(client).hub.published == 2  # the daily subscriber was not sent either
 
 
 def test_push_intraday_refuses_what_is_not_json(market_db: str) -> None:
     with client_for(market_db) as client, pytest.raises(TypeError):
-        api_state(client).push_intraday({"at": object()})
+        publisher(client).push_intraday({"at": object()})
 
 
 def test_announced_data_reloads_and_pushes_the_new_day(market_db: str, tmp_path: Path) -> None:
@@ -118,9 +130,8 @@ def test_announced_data_reloads_and_pushes_the_new_day(market_db: str, tmp_path:
         ws.receive_json()
         before = client.get("/v1/dominance/latest")
         assert before.json()["date"] == "2024-01-10"
-        state = api_state(client)
-        land_new_day(state, tmp_path)
-        client.portal.call(state.announce_data_landed)
+        land_new_day(api_state(client), tmp_path)
+        client.portal.call(publisher(client).announce_data_landed)
         message = ws.receive_json()
         # BTC 1e9 × 1.1^10 of TOTAL = BTC + fast 1e8 × 1.2^10 + slow 1e8 (tether excluded)
         btc, total = 1e9 * 1.1**10, 1e9 * 1.1**10 + 1e8 * 1.2**10 + 1e8
@@ -135,24 +146,24 @@ def test_announced_data_reloads_and_pushes_the_new_day(market_db: str, tmp_path:
 
 def test_requests_are_answered_from_the_old_engines_during_a_reload(market_db: str, tmp_path: Path) -> None:
     with client_for(market_db) as client:
-        state = api_state(client)
-        land_new_day(state, tmp_path)
+        land_new_day(api_state(client), tmp_path)
+        hooks = publisher(client)
         entered, release = threading.Event(), threading.Event()
-        prepare = state._prepare
+        prepare = hooks._prepare
 
         def slow_prepare() -> Prepared:
             entered.set()
             assert release.wait(10)
             return prepare()
 
-        state._prepare = slow_prepare  # type: ignore[method-assign]
-        reload = client.portal.start_task_soon(state.data_landed)
+        hooks._prepare = slow_prepare  # type: ignore[method-assign]
+        reload = client.portal.start_task_soon(hooks.data_landed)
         assert entered.wait(10)
         during = client.get("/v1/season/latest", params={"top": 2, "window": 1})  # not cached: computed now
         assert during.status_code == 200 and during.json()["date"] == "2024-01-10"
         release.set()
         reload.result(10)
-        assert state.reloads == 1
+        assert hooks.reloads == 1
         after = client.get("/v1/season/latest", params={"top": 2, "window": 1})
         assert after.json()["date"] == NEW_DAY
 
@@ -161,16 +172,16 @@ def test_a_failed_reload_leaves_requests_reading_the_store(
     market_db: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with client_for(market_db) as client:
-        state = api_state(client)
         assert client.get("/v1/season/latest", params=Q).json()["date"] == "2024-01-10"
-        land_new_day(state, tmp_path)
+        land_new_day(api_state(client), tmp_path)
+        hooks = publisher(client)
 
         def failing() -> Prepared:
             raise OSError("disk gone")
 
-        state._prepare = failing  # type: ignore[method-assign]
-        client.portal.call(state.data_landed)
-        assert state.reloads == 0 and "reloading after new data failed" in caplog.text
+        hooks._prepare = failing  # type: ignore[method-assign]
+        client.portal.call(hooks.data_landed)
+        assert hooks.reloads == 0 and "reloading after new data failed" in caplog.text
         assert client.get("/v1/season/latest", params=Q).json()["date"] == NEW_DAY
 
 
@@ -180,8 +191,8 @@ def test_announcing_without_redis_still_reloads_this_replica(
     unreachable = RedisInvalidation(aioredis.Redis.from_url(UNREACHABLE_REDIS_URL), timeout=0.5)
     app = create_app(Settings(db=market_db), clock=fixed_clock, invalidation=unreachable)
     with TestClient(app) as client:
-        state = api_state(client)
-        land_new_day(state, tmp_path)
-        client.portal.call(state.announce_data_landed)
-        assert state.reloads == 1 and "reloading this replica only" in caplog.text
+        land_new_day(api_state(client), tmp_path)
+        hooks = publisher(client)
+        client.portal.call(hooks.announce_data_landed)
+        assert hooks.reloads == 1 and "reloading this replica only" in caplog.text
         assert client.get("/v1/dominance/latest").json()["date"] == NEW_DAY

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from coinseason.api.publishing import Publisher
 from coinseason.api.state import ApiState
 from coinseason.providers.files import FileFormat
 from coinseason.services.analytics import AnalyticsService
@@ -34,6 +35,11 @@ URLS = [
 def state_of(client: TestClient) -> ApiState:
     state: ApiState = client.app.state.api  # type: ignore[attr-defined]
     return state
+
+
+def publisher_of(client: TestClient) -> Publisher:
+    publisher: Publisher = client.app.state.publisher  # type: ignore[attr-defined]
+    return publisher
 
 
 def write(state: ApiState, tmp_path: Path, rows: str) -> None:
@@ -75,7 +81,7 @@ def test_a_daily_landing_is_appended_and_answers_as_a_full_reload(market_db: str
         before = answers(client)  # loads and caches the series the landing must extend
         state = state_of(client)
         write(state, tmp_path, DAILY)
-        client.portal.call(state.data_landed)
+        client.portal.call(publisher_of(client).data_landed)
         assert state.analytics.extended == {state.analytics.source(None)}  # brought up to date, not reloaded
         incremental = answers(client)
         assert incremental != before
@@ -98,7 +104,7 @@ def test_nothing_changed_keeps_the_engines(market_db: str) -> None:
         before = answers(client)
         state = state_of(client)
         engine = state.analytics.loaded(None).engine
-        client.portal.call(state.data_landed)
+        client.portal.call(publisher_of(client).data_landed)
         assert state.analytics.loaded(None).engine is engine
         assert answers(client) == before
 
@@ -116,7 +122,7 @@ def test_other_landings_reload_the_source(market_db: str, tmp_path: Path, rows: 
         answers(client)
         state = state_of(client)
         write(state, tmp_path, rows)
-        client.portal.call(state.data_landed)
+        client.portal.call(publisher_of(client).data_landed)
         assert state.analytics.extended == set(), why
         reloaded = answers(client)
         assert full_reload(client) == reloaded
@@ -127,11 +133,12 @@ def test_a_reload_prepared_before_the_last_one_was_swapped_in_builds_on_it(marke
         answers(client)
         state = state_of(client)
         write(state, tmp_path, "slow,slw,Slow,2024-01-11,6.0,6e7\n")
-        client.portal.call(state.data_landed)  # the engine now has room for more days
+        client.portal.call(publisher_of(client).data_landed)  # the engine now has room for more days
         write(state, tmp_path, "slow,slw,Slow,2024-01-12,8.0,8e7\n")  # a new day only: appended, rows shared
-        first = state._prepare()
+        first = publisher_of(client)._prepare()
         write(state, tmp_path, "slow,slw,Slow,2024-01-12,9.0,9e7\nslow,slw,Slow,2024-01-13,9.5,9.5e7\n")
-        second = state._prepare()  # before the first is swapped in: it must not append to the same engine again
+        # before the first is swapped in: it must not append to the same engine again
+        second = publisher_of(client)._prepare()
         slow = list(state.analytics.loaded(None).engine.coin_ids).index("slow")
         assert first.analytics.loaded(None).engine.price[-1, slow] == 8.0  # still what it answered with
         assert second.analytics.loaded(None).engine.price[-2:, slow].tolist() == [9.0, 9.5]

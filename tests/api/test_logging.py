@@ -1,4 +1,5 @@
-"""JSON logs, request ids, and the access-log/metrics middleware, over a tiny FastAPI app."""
+"""JSON logs, request ids, and the access line and request metrics of the front layer (:class:`FrontDoor`), over a
+tiny FastAPI app."""
 
 from __future__ import annotations
 
@@ -11,18 +12,33 @@ import orjson
 import pytest
 from fastapi import FastAPI, WebSocket
 from prometheus_client.parser import text_string_to_metric_families
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from coinseason.api.logging import RequestContextMiddleware
-from coinseason.api.metrics import Metrics
+from coinseason.api.http.cache import ResponseCache
+from coinseason.api.http.guard import FrontDoor
+from coinseason.api.http.limits import MemoryRateLimiter
+from coinseason.api.http.metrics import Metrics
 from coinseason.errors import ConfigError
 from coinseason.logs import JsonFormatter, configure_logging, new_request_id, request_id
+from coinseason.settings import Settings
 from tests.api.conftest import access_lines, log_lines
 
 SECRET = "cs_abcd1234_s3cr3tS3cr3tS3cr3t"  # noqa: S105 (a made-up key that must never show in logs)
 
 
-def make_app(metrics: Metrics | None = None) -> FastAPI:
+def front(app: ASGIApp, metrics: Metrics | None = None) -> FrontDoor:
+    """The API's front layer before ``app``: anonymous reads, no key known, no cache entry."""
+    return FrontDoor(
+        app,
+        settings=Settings(db="unused.duckdb"),
+        metrics=metrics or Metrics(),
+        limiter=MemoryRateLimiter(),
+        cache=ResponseCache(),
+        verify_key=lambda key: None,
+    )
+
+
+def make_app(metrics: Metrics | None = None) -> FrontDoor:
     app = FastAPI()
     log = logging.getLogger("coinseason.test")
 
@@ -45,11 +61,10 @@ def make_app(metrics: Metrics | None = None) -> FastAPI:
         await websocket.send_text(request_id.get() or "")
         await websocket.close()
 
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    return app
+    return front(app, metrics)
 
 
-def client_of(app: FastAPI, *, raise_app_exceptions: bool = True) -> httpx.AsyncClient:
+def client_of(app: FrontDoor, *, raise_app_exceptions: bool = True) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
@@ -212,13 +227,6 @@ async def test_metrics_are_observed_with_the_route_template(log_stream: io.Strin
 
 
 @pytest.mark.anyio
-async def test_middleware_without_metrics_or_logging_still_works() -> None:
-    async with client_of(make_app(None)) as client:
-        response = await client.get("/v1/items/btc")
-    assert response.status_code == 200 and "x-request-id" in response.headers
-
-
-@pytest.mark.anyio
 async def test_other_scopes_pass_through() -> None:
     seen: list[str] = []
 
@@ -231,7 +239,7 @@ async def test_other_scopes_pass_through() -> None:
     async def send(message: Message) -> None:
         return None
 
-    await RequestContextMiddleware(inner)({"type": "lifespan"}, receive, send)
+    await front(inner)({"type": "lifespan"}, receive, send)
     assert seen == ["lifespan"]
 
 

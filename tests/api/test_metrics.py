@@ -6,8 +6,8 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from coinseason.api.metrics import Metrics
-from coinseason.api.stream import StreamHub
+from coinseason.api.http.metrics import Metrics
+from coinseason.api.http.stream import StreamHub
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -21,6 +21,7 @@ import orjson
 import pytest
 import websockets
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
 from coinseason.api.app import create_app
@@ -134,7 +135,7 @@ def test_bad_parameter_is_a_problem_naming_it(served: Served) -> None:
 
 
 def test_key_in_the_url_is_refused_and_never_logged(served: Served) -> None:
-    secret = served.key.rsplit("_", 1)[1]
+    secret = served.key.split("_", 2)[2]  # cs_<prefix>_<secret>: the prefix has no "_", the secret may
     with served.client() as client:
         r = client.get("/v1/season/latest", params={**Q, "api_key": served.key})
     assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
@@ -193,6 +194,45 @@ def test_stream_subscribe_is_acknowledged(served: Served) -> None:
     ack, error = asyncio.run(talk())
     assert ack == {"subscribed": ["dominance", "season"]}
     assert isinstance(error, dict) and "subscribe" in error["error"]
+
+
+def stream_metrics(server: Server) -> dict[str, float]:
+    """The ``coinseason_stream_*`` samples of the server's ``/metrics`` (which needs no key)."""
+    body = httpx.get(f"{server.url}/metrics", timeout=10.0).text
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+        if sample.name.startswith("coinseason_stream_")
+    }
+
+
+def wait_for_subscribers(server: Server, count: int) -> dict[str, float]:
+    """``/metrics`` once it counts ``count`` stream subscribers (a closed socket is let go in the server's time)."""
+    deadline = time.monotonic() + 10
+    while (found := stream_metrics(server))["coinseason_stream_subscribers"] != count:
+        assert time.monotonic() < deadline, f"{found} after 10 s, not {count} subscribers"
+        time.sleep(0.05)
+    return found
+
+
+def test_stream_metrics_count_the_open_subscriptions(served: Served) -> None:
+    wait_for_subscribers(served.server, 0)  # the sockets of earlier tests are gone
+
+    async def subscribed() -> dict[str, float]:
+        url = f"{served.server.ws_url}/v1/stream"
+        async with asyncio.timeout(20), connect(url, additional_headers={"X-API-Key": served.key}) as ws:
+            await ws.send(orjson.dumps({"subscribe": ["season", "dominance"]}).decode())
+            assert orjson.loads(await ws.recv()) == {"subscribed": ["dominance", "season"]}
+            return await asyncio.to_thread(wait_for_subscribers, served.server, 1)
+
+    during = asyncio.run(subscribed())
+    assert during == {
+        "coinseason_stream_subscribers": 1.0,
+        "coinseason_stream_dropped_messages_total": 0.0,
+        "coinseason_stream_delivered_messages_total": 0.0,  # no data landed: nothing pushed yet
+    }
+    assert wait_for_subscribers(served.server, 0)["coinseason_stream_subscribers"] == 0.0
 
 
 def test_stream_without_a_key_is_refused(served: Served) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
-from coinseason.api.stream import TOPICS, StreamHub, Subscription, SubscriptionClosed
+from coinseason.api.http.stream import TOPICS, StreamHub, Subscription, SubscriptionClosed
 
 pytestmark = pytest.mark.anyio
 
@@ -28,8 +27,8 @@ async def test_topics_filter_what_a_subscriber_receives() -> None:
     assert hub.publish("season", b"s") == 2
     assert hub.publish("dominance", b"d") == 2
     assert season.topics == frozenset({"season"})
-    assert (await season.get(), season.get_nowait()) == (b"s", None)
-    assert (await dominance.get(), dominance.get_nowait()) == (b"d", None)
+    assert (await season.get(), season.pending) == (b"s", 0)
+    assert (await dominance.get(), dominance.pending) == (b"d", 0)
     assert [await both.get(), await both.get()] == [b"s", b"d"]
 
 
@@ -62,7 +61,7 @@ async def test_get_waits_for_the_next_message() -> None:
     hub = StreamHub()
     sub = hub.subscribe({"dominance"})
     waiting = asyncio.create_task(sub.get())
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # the task runs up to its wait
     assert not waiting.done()
     hub.publish("dominance", b"d1")
     assert await asyncio.wait_for(waiting, 1.0) == b"d1"
@@ -71,8 +70,11 @@ async def test_get_waits_for_the_next_message() -> None:
 async def test_a_cancelled_get_leaves_the_subscription_usable() -> None:
     hub = StreamHub()
     sub = hub.subscribe({"season"})
-    with pytest.raises(TimeoutError):
-        await asyncio.wait_for(sub.get(), 0.01)
+    waiting = asyncio.create_task(sub.get())
+    await asyncio.sleep(0)  # the task runs up to its wait
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
     hub.publish("season", b"after")
     assert await asyncio.wait_for(sub.get(), 1.0) == b"after"
 
@@ -102,7 +104,7 @@ async def test_unsubscribe_stops_delivery_and_ends_a_waiting_get() -> None:
     assert hub.publish("dominance", b"d") == 0
     hub.unsubscribe(sub)  # idempotent
     with pytest.raises(SubscriptionClosed):
-        sub.get_nowait()
+        await sub.get()
     assert await other.get() == b"s"
 
 
@@ -116,7 +118,8 @@ async def test_async_iteration_ends_when_the_hub_closes() -> None:
     reader = asyncio.create_task(read_all(sub))
     hub.publish("season", b"a")
     hub.publish("season", b"b")
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # the reader takes both, then waits for more
+    assert sub.pending == 0
     hub.close()
     assert await asyncio.wait_for(reader, 1.0) == [b"a", b"b"]
     assert hub.subscribers == 0
@@ -127,24 +130,14 @@ async def test_queue_size_must_be_positive() -> None:
         StreamHub(queue_size=0)
 
 
-async def test_fan_out_to_1000_waiting_subscribers_is_fast() -> None:
+async def test_one_publish_wakes_every_one_of_1000_waiting_subscribers() -> None:
+    # how fast is the benchmark's business (bench/api.py: WebSocket fan-out); here, that every one is reached
     hub = StreamHub()
     subs = [hub.subscribe({"season", "dominance"}) for _ in range(1000)]
     payload = b'{"topic":"season","data":{}}'
-    publish_times, last_wakeups = [], []
-    for _ in range(5):  # the best of five rounds, so a busy test machine does not fail it
-        received: list[float] = []
-
-        async def consume(sub: Subscription, received: list[float] = received) -> None:
-            await sub.get()
-            received.append(time.perf_counter())
-
-        consumers = [asyncio.create_task(consume(sub)) for sub in subs]
-        await asyncio.sleep(0.01)  # every consumer is waiting in get()
-        started = time.perf_counter()
-        assert hub.publish("season", payload) == 1000
-        publish_times.append(time.perf_counter() - started)
-        await asyncio.wait_for(asyncio.gather(*consumers), 1.0)
-        last_wakeups.append(max(received) - started)
-    assert min(publish_times) < 0.02, f"publish to 1,000 subscribers took {min(publish_times) * 1e3:.2f} ms"
-    assert min(last_wakeups) < 0.1, f"the last of 1,000 subscribers woke after {min(last_wakeups) * 1e3:.2f} ms"
+    consumers = [asyncio.create_task(sub.get()) for sub in subs]
+    await asyncio.sleep(0)  # every consumer is waiting in get()
+    assert not any(consumer.done() for consumer in consumers)
+    assert hub.publish("season", payload) == 1000
+    assert await asyncio.wait_for(asyncio.gather(*consumers), 5.0) == [payload] * 1000
+    assert hub.published == 1000 and hub.dropped == 0

@@ -194,3 +194,36 @@ async def test_one_bad_ticker_costs_only_itself_and_faults_are_logged(
     assert "not a number" in caplog.text  # the dropped ticker, with its fault
     assert "exchange frame skipped" in caplog.text  # the malformed frame
     assert parse_tickers(mixed)[1] == [f"ticker 3 ({good[3]['s']}) has last price 'c' 'abc', not a number"]
+
+
+class ReadAsCancelled:
+    """A connection whose first read ends just as the reading task is cancelled: on Python 3.11
+    ``asyncio.wait_for`` then hands back the read's outcome (a frame, or the heartbeat's TimeoutError) and swallows
+    the cancel. Later reads wait for ever (a cancel reaches them)."""
+
+    def __init__(self, outcome: bytes | None) -> None:
+        self.outcome = outcome
+        self.task: asyncio.Task[None] | None = None
+        self.reads = 0
+
+    async def recv(self) -> bytes:
+        self.reads += 1
+        if self.reads > 1:
+            await asyncio.Event().wait()
+        assert self.task is not None
+        self.task.cancel()
+        if self.outcome is None:
+            raise TimeoutError
+        return self.outcome
+
+
+@pytest.mark.parametrize("outcome", ["frame", "heartbeat"])
+async def test_a_read_that_swallowed_its_cancel_ends_the_feed(frames: list[bytes], outcome: str) -> None:
+    rec = Recorder()
+    feed = BinanceFeed("ws://127.0.0.1:1/ws", rec.tickers, on_stale=rec.on_stale, heartbeat=5)
+    ws = ReadAsCancelled(frames[0] if outcome == "frame" else None)
+    task = ws.task = asyncio.create_task(feed._read(ws))  # type: ignore[arg-type]
+    done, _ = await asyncio.wait({task}, timeout=2.0)
+    assert done, "the feed went on reading after its cancel"
+    assert task.cancelled() and ws.reads == 1
+    assert rec.frames == [] and feed.stats.silences == 0  # nothing taken after the cancel

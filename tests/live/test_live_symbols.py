@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from coinseason.live.symbols import build_symbol_map, split_pair
+from coinseason.live.symbols import build_symbol_map
 from tests.conftest import DATA_DIR, shared_file
 from tests.fakes.ws_replay import RECORDED_FRAME, recorded_frame
 
@@ -58,8 +58,6 @@ def test_other_quotes_and_fiat_do_not_count() -> None:
     m = build_symbol_map(COINS)
     for pair in ("ETHBTC", "BTCBUSD", "BTCTRY", "BTCBRL", "USDTTRY", "EURUSDT", "GBPUSDT", "USDT", "NOPEUSDT"):
         assert m.resolve(pair) is None, pair
-    assert split_pair("GBPUSDT") is None
-    assert split_pair("ETHFDUSD") == ("ETH", "FDUSD")
 
 
 def test_shared_symbols_resolved_only_by_rule_or_override() -> None:

@@ -19,10 +19,10 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from coinseason.api.app import create_app
 from coinseason.data.gates import REASON_PENDING, REASON_SPIKE
 from coinseason.data.tidy import FLAG_MCAP_SPIKE
 from coinseason.errors import ConfigError, RetryableProviderError
+from coinseason.server import create_app
 from coinseason.services.analytics import AnalyticsService, SeasonQuery
 from coinseason.services.hooks import StatusReport
 from coinseason.services.ingestion import IngestConfig, IngestionService, LeaseHeld, Schedule

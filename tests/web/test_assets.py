@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from coinseason.api.app import create_app
+from coinseason.server import create_app
 from coinseason.settings import Settings
 from coinseason.web import ASSETS
 

@@ -22,7 +22,7 @@ import pytest
 import redis.asyncio as aioredis
 from playwright.sync_api import Browser
 
-from coinseason.api.cache import RedisInvalidation
+from coinseason.api.http.invalidation import RedisInvalidation
 from coinseason.providers.files import FileFormat
 from coinseason.services.importing import ImportService
 from coinseason.store import open_store

@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,10 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser
 
-from coinseason.api.app import create_app
+from coinseason.api.publishing import Publisher
 from coinseason.api.state import ApiState
 from coinseason.providers.files import FileFormat
+from coinseason.server import create_app
 from coinseason.services.importing import ImportService
 from coinseason.settings import Settings
 from coinseason.store import DuckDBStore
@@ -45,6 +45,26 @@ VIEWPORT = {"width": 1280, "height": 1400}
 class Local:
     url: str
     state: ApiState
+    hooks: Publisher
+    """The app's hooks, as the live feed's job gets them."""
+
+
+class ThreadServer(uvicorn.Server):
+    """uvicorn's server, saying when it listens or gave up starting."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.settled = threading.Event()
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().serve(sockets)
+        finally:
+            self.settled.set()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.settled.set()
 
 
 @contextlib.contextmanager
@@ -54,15 +74,13 @@ def serving(app: FastAPI) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", access_log=False, loop="asyncio", timeout_graceful_shutdown=1)
-    runner = uvicorn.Server(config)
+    runner = ThreadServer(config)
     thread = threading.Thread(target=lambda: asyncio.run(runner.serve(sockets=[sock])), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not runner.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError("the API did not start in its thread")
-        time.sleep(0.01)
+    if not runner.settled.wait(30) or not runner.started:
+        runner.should_exit = True
+        sock.close()
+        raise RuntimeError("the API did not start in its thread")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -80,7 +98,7 @@ def local_api(root: Path, **settings: Any) -> Iterator[Local]:
         store.close()
     app = create_app(Settings(db=str(db), **settings), clock=lambda: NOW)
     with serving(app) as url:
-        yield Local(url=url, state=app.state.api)
+        yield Local(url=url, state=app.state.api, hooks=app.state.publisher)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +145,7 @@ def test_intraday_pushes_show_live_beside_the_daily_figures(
         daily = (page.inner_text("#asi"), page.inner_text("#btcd"))
         assert page.locator("#intraday").is_hidden(), "nothing live before the first push"
         # the shape the live feed pushes (IntradaySnapshot.to_dict), from another thread as the feed's job may
-        anonymous.state.push_intraday(
+        anonymous.hooks.push_intraday(
             {
                 "as_of": "2024-01-11T09:30:05+00:00",
                 "stale": False,
@@ -148,7 +166,7 @@ def test_intraday_pushes_show_live_beside_the_daily_figures(
         assert (page.inner_text("#asi"), page.inner_text("#btcd")) == daily, "the daily figures stay as they were"
         board.screenshot("dashboard-live.png", request)
 
-        anonymous.state.push_intraday({"as_of": "2024-01-11T09:31:00+00:00", "stale": True, "value": None})
+        anonymous.hooks.push_intraday({"as_of": "2024-01-11T09:31:00+00:00", "stale": True, "value": None})
         page.wait_for_function("document.getElementById('intraday').dataset.count === '2'")
         assert page.inner_text("#live-badge") == "LIVE · STALE"
         assert page.inner_text("#live-asi") == "–"

@@ -1,41 +1,45 @@
-"""``create_app(settings)``: the v1 API over one store; nothing is built at import time."""
+"""``create_app(settings)``: the v1 API over one store, running the background jobs it is given; nothing is built
+at import time. The dashboard and the choice of jobs belong to the composition root, :mod:`coinseason.server`."""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
+import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from coinseason import __version__
-from coinseason.api import problems
-from coinseason.api.cache import Invalidation, LocalInvalidation, RedisInvalidation, ResponseCache
-from coinseason.api.compression import OnTheFlyGZip
-from coinseason.api.guard import FrontDoor
-from coinseason.api.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter, redis_from_url
-from coinseason.api.metrics import Metrics
+from coinseason.api.gauges import refresh_gauges
+from coinseason.api.http import problems
+from coinseason.api.http.cache import ResponseCache
+from coinseason.api.http.compression import OnTheFlyGZip
+from coinseason.api.http.guard import FrontDoor
+from coinseason.api.http.invalidation import Invalidation, LocalInvalidation, RedisInvalidation
+from coinseason.api.http.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from coinseason.api.http.metrics import Metrics
+from coinseason.api.http.redis_client import redis_from_url
+from coinseason.api.http.stream import StreamHub
 from coinseason.api.models import Problem
-from coinseason.api.routes import coins, dominance, meta, season, stream
+from coinseason.api.publishing import Publisher, warm_up
+from coinseason.api.routes import coins, dominance, meta, outlook, season, stream, trading
 from coinseason.api.state import ApiState
-from coinseason.api.stream import StreamHub
-from coinseason.clock import utc_now as _utc_now
-from coinseason.logs import configure_logging
+from coinseason.clock import Clock, utc_now
 from coinseason.services.analytics import AnalyticsService
+from coinseason.services.hooks import AppHooks, Job
 from coinseason.services.keys import KeyService
 from coinseason.settings import Settings
 from coinseason.store import Store, open_store
-from coinseason.web import mount_dashboard
 
 log = logging.getLogger("coinseason.api")
 
 LISTENER_STOP_SECONDS = 2.0
 """How long shutdown waits for the invalidation listener to end after cancelling it."""
 BACKGROUND_STOP_SECONDS = 5.0
-"""How long shutdown waits for the ``background`` tasks to end after cancelling them."""
+"""How long shutdown waits for the background jobs to end after cancelling them."""
 
 DESCRIPTION = """Is it Bitcoin season or altcoin season, how strongly, since when.
 
@@ -65,11 +69,16 @@ class CoinseasonAPI(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-async def _background(job: Callable[[ApiState], Awaitable[None]], state: ApiState) -> None:
+def _job_name(job: Job) -> str:
+    """A coroutine function's qualified name, else the job object's repr (a job class names itself)."""
+    return job.__qualname__ if inspect.isfunction(job) else repr(job)
+
+
+async def _run_job(job: Job, hooks: AppHooks) -> None:
     """Run one background job; its failure is logged (the service goes on), its cancellation passes."""
-    name = getattr(job, "__qualname__", repr(job))
+    name = _job_name(job)
     try:
-        await job(state)
+        await job(hooks)
     except Exception:
         log.exception("the background job %s failed", name)
     else:
@@ -88,23 +97,23 @@ async def _stop(tasks: list[asyncio.Task[None]]) -> None:
 
 
 def create_app(
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     store: Store | None = None,
-    clock: Callable[[], dt.datetime] = _utc_now,
+    clock: Clock = utc_now,
     limiter: RateLimiter | None = None,
     invalidation: Invalidation | None = None,
-    background: Sequence[Callable[[ApiState], Awaitable[None]]] = (),
+    jobs: Sequence[Job] = (),
 ) -> FastAPI:
     """Build the API. ``store``, ``limiter`` and ``invalidation`` default to what ``settings`` names.
 
-    ``background``: coroutine functions run for the life of the app (e.g. the ingestion loop, the live feed). Each
-    is called with the :class:`ApiState` once startup is done and runs as its own task; on shutdown each is
-    cancelled and waited for at most ``BACKGROUND_STOP_SECONDS``. One that fails is logged and does not stop the
-    others or the service. From them, call ``state.announce_data_landed()`` after writing to the store and
-    ``state.push_intraday(payload)`` to push to ``WS /v1/stream`` subscribers.
+    ``jobs``: background jobs (coroutine functions, e.g. the ingestion loop, the live feed) run for the life of the
+    app. Each is called with the app's :class:`~coinseason.services.hooks.AppHooks` (the
+    :class:`~coinseason.api.publishing.Publisher`) once startup is done and runs as its own task; on shutdown each
+    is cancelled and waited for at most ``BACKGROUND_STOP_SECONDS``. One that fails is logged and does not stop the
+    others or the service. The dashboard and the choice of jobs from the settings are the server's
+    (:mod:`coinseason.server`).
     """
-    settings = settings or Settings()
     owns_store = store is None
     store = store or open_store(settings.db)
     timeout = settings.redis_timeout_seconds
@@ -115,10 +124,9 @@ def create_app(
         invalidation = LocalInvalidation()
         if redis_client is not None:  # publishing may wait longer than a rate-limit hit: it is off the hot path
             invalidation = RedisInvalidation(redis_client, timeout=max(timeout, 1.0))
-    if settings.live or (settings.ingest and settings.ingest_provider):  # live feed, snapshot loop: one exchange
-        from coinseason.live.serve import background_jobs  # reference shared by both (coinseason.live.serve)
-
-        background = (*background, *background_jobs(settings))
+    hub = StreamHub()
+    metrics = Metrics()
+    metrics.track_stream(hub)
     state = ApiState(
         settings=settings,
         store=store,
@@ -127,20 +135,23 @@ def create_app(
         cache=ResponseCache(),
         limiter=limiter,
         invalidation=invalidation,
-        hub=StreamHub(),
-        metrics=Metrics(),
+        hub=hub,
+        metrics=metrics,
         clock=clock,
     )
+    publisher = Publisher(state)
+    hooks: AppHooks = publisher
+    background = tuple(jobs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not state.analytics.sources():
             log.warning("the store %s holds no data yet: import a file or start ingestion", store.url)
-        state.loop = asyncio.get_running_loop()
-        state.warm_up()
-        state.update_gauges()
-        listener = asyncio.create_task(state.invalidation.run(state.data_landed))
-        tasks = [asyncio.create_task(_background(job, state)) for job in background]
+        publisher.loop = asyncio.get_running_loop()
+        warm_up(state)
+        refresh_gauges(state)
+        listener = asyncio.create_task(state.invalidation.run(publisher.data_landed))
+        tasks = [asyncio.create_task(_run_job(job, hooks)) for job in background]
         try:
             yield
         finally:
@@ -169,25 +180,23 @@ def create_app(
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.api = state
+    app.state.publisher = publisher
     problems.install(app)
     errors: dict[int | str, dict[str, object]] = {
         code: {"model": Problem, "content": {"application/problem+json": {}}}
         for code in (400, 401, 404, 413, 422, 429, 503)
     }
-    from coinseason.api.routes import outlook, trading
-
     for router in (season.router, dominance.router, coins.router, meta.router, trading.router, outlook.router):
         app.include_router(router, responses=errors)
     app.include_router(stream.router)
     app.include_router(meta.health_router)
-    mount_dashboard(app)
     # request context, keys, limits, cache, CORS; gzip on the fly for what FastAPI answers under /v1
-    app.front = FrontDoor(OnTheFlyGZip(app.behind_front), state=state)
+    app.front = FrontDoor(
+        OnTheFlyGZip(app.behind_front),
+        settings=settings,
+        metrics=metrics,
+        limiter=limiter,
+        cache=state.cache,
+        verify_key=state.keys.verify,
+    )
     return app
-
-
-def create_app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory`` worker processes: settings from the environment."""
-    settings = Settings()
-    configure_logging(settings.log_level, json=settings.log_json)
-    return create_app(settings)

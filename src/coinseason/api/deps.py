@@ -10,15 +10,16 @@ from typing import Annotated, Literal
 
 import orjson
 from fastapi import Depends, Query, Request
-from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, BeforeValidator
 from starlette.responses import Response
 
-from coinseason.api.cache import CACHE_CONTROL, CachedResponse, Encoded, cache_key, etag_matches
-from coinseason.api.compression import accepts_gzip
-from coinseason.api.state import JSON, ApiState
+from coinseason.api.http.cache import CACHE_CONTROL, CachedResponse, Encoded, cache_key
+from coinseason.api.state import ApiState
+from coinseason.api.views import JSON
 from coinseason.errors import ConfigError
+from coinseason.httpkit import accepts_gzip, etag_matches
 from coinseason.services.analytics import SeasonQuery
+from coinseason.vocab import DEFAULT_TOP, DEFAULT_WINDOW, MAX_TOP, MAX_WINDOW
 
 NOT_MODIFIED: dict[int | str, dict[str, object]] = {
     304: {
@@ -34,10 +35,6 @@ NOT_MODIFIED: dict[int | str, dict[str, object]] = {
 }
 """The extra response of every cached (ETag-bearing) route."""
 
-api_key_header = APIKeyHeader(
-    name="X-API-Key", auto_error=False, description="API key (cs_<prefix>_<secret>); never in the URL"
-)
-
 
 def get_state(request: Request) -> ApiState:
     state: ApiState = request.app.state.api
@@ -45,8 +42,8 @@ def get_state(request: Request) -> ApiState:
 
 
 StateDep = Annotated[ApiState, Depends(get_state)]
-Top = Annotated[int, Query(ge=1, le=500, description="universe size N")]
-Window = Annotated[int, Query(ge=1, le=730, description="return window W, days")]
+Top = Annotated[int, Query(ge=1, le=MAX_TOP, description="universe size N")]
+Window = Annotated[int, Query(ge=1, le=MAX_WINDOW, description="return window W, days")]
 Exclude = Annotated[Literal["default", "none"], Query(description="default: every token class; none")]
 Source = Annotated[
     str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="data source [default: the only one]")
@@ -79,8 +76,8 @@ Universe = Annotated[
 class SeasonParams:
     """The query parameters that choose a season index series, shared by the season routes."""
 
-    top: Top = 50
-    window: Window = 90
+    top: Top = DEFAULT_TOP
+    window: Window = DEFAULT_WINDOW
     exclude: Exclude = "default"
     source: Source = None
     fill: Fill = True

@@ -14,6 +14,8 @@ from coinseason.core.resample import Interval
 from coinseason.errors import NoDataError
 from coinseason.services.analytics import METHODOLOGY_VERSION, SeasonQuery
 
+JSON = "application/json"
+
 
 def as_of(day: dt.date) -> dt.datetime:
     """Daily values are the day's 00:00 UTC snapshot."""

@@ -174,16 +174,12 @@ class IntradayBoard:
         self._last = np.full(n, -np.inf)
         self._pref = np.zeros(n, dtype=np.int64)
         self._event_ms = -1
+        """Exchange event time (ms) of the latest tick applied (the snapshot's ``as_of``); -1 before the first."""
         self.feed_stale = True
         self.version = 0
         """Ticks applied so far: a snapshot is out of date when this moved."""
         self.unmapped = 0
         """Tickers of pairs that do not count (other quotes, unknown or ambiguous bases)."""
-
-    @property
-    def last_event_ms(self) -> int:
-        """Exchange event time (ms) of the latest tick applied; -1 before the first."""
-        return self._event_ms
 
     @property
     def pairs(self) -> frozenset[str]:

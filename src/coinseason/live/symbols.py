@@ -85,18 +85,6 @@ class SymbolMap:
         return frozenset(self.bases.values())
 
 
-def split_pair(pair: str) -> tuple[str, str] | None:
-    """``(base, quote)`` for a pair quoted in one of :data:`QUOTES`, else None. The longest quote that ends the
-    pair wins (``FDUSD`` before ``USD…``); an empty base or a fiat base is None."""
-    for quote in sorted(QUOTES, key=len, reverse=True):
-        if pair.endswith(quote):
-            base = pair[: -len(quote)]
-            if not base or base in NOT_COINS:
-                return None
-            return base, quote
-    return None
-
-
 def build_symbol_map(coins: pl.DataFrame, *, overrides: dict[str, str] | None = None) -> SymbolMap:
     """The symbol map of a source from its coins (``coin_id``, ``symbol`` and, when present, ``token_class``).
 

@@ -14,8 +14,7 @@ from importlib import resources
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
-from coinseason.api.cache import etag_matches, etag_of
-from coinseason.api.compression import accepts_gzip, gzip_bytes, gzip_etag
+from coinseason.httpkit import accepts_gzip, etag_matches, etag_of, gzip_bytes, gzip_etag
 
 __all__ = ["ASSETS", "mount_dashboard", "router"]
 

@@ -20,8 +20,7 @@ from coinseason.api.deps import (
     check_range,
 )
 from coinseason.api.models import DominanceHistory, DominanceLatest
-from coinseason.api.state import JSON
-from coinseason.api.views import dominance_latest, interval_of, method, series_bytes
+from coinseason.api.views import JSON, dominance_latest, interval_of, method, series_bytes
 
 router = APIRouter(prefix="/v1", tags=["dominance"], responses=NOT_MODIFIED)
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from coinseason.api.deps import NOT_MODIFIED, StateDep, cached
+from coinseason.api.gauges import refresh_gauges
 from coinseason.api.models import Health, Methodology, Ready
 from coinseason.core.panel import DEFAULT_GAP_DAYS
 from coinseason.data.classification import load_curated
@@ -105,6 +106,6 @@ def readyz(state: StateDep) -> Response:
     "/metrics", summary="Prometheus metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}}
 )
 def metrics(state: StateDep) -> Response:
-    state.update_gauges()
+    refresh_gauges(state)
     body, content_type = state.metrics.render()
     return Response(body, media_type=content_type)

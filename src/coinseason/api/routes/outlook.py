@@ -14,9 +14,11 @@ from starlette.responses import Response
 
 from coinseason.api.deps import NOT_MODIFIED, Day, FromDay, Source, StateDep, ToDay, cached, check_range
 from coinseason.api.models import Model
-from coinseason.api.state import JSON, ApiState
+from coinseason.api.state import ApiState
+from coinseason.api.views import JSON
 from coinseason.services.analytics import AnalyticsService
 from coinseason.services.outlook import ONCHAIN_SERIES, SENTIMENT_SERIES, OutlookService
+from coinseason.vocab import DEFAULT_WINDOW, MAX_WINDOW, MIN_OUTLOOK_WINDOW
 
 router = APIRouter(prefix="/v1", tags=["outlook"], responses=NOT_MODIFIED)
 
@@ -189,7 +191,9 @@ def correlations(
     with_: Annotated[
         Literal["sp500", "dxy", "gold", "us10y", "us2y"], Query(alias="with", description="the other market")
     ] = "sp500",
-    window: Annotated[int, Query(ge=10, le=730, description="rolling window, days")] = 90,
+    window: Annotated[
+        int, Query(ge=MIN_OUTLOOK_WINDOW, le=MAX_WINDOW, description="rolling window, days")
+    ] = DEFAULT_WINDOW,
     start: FromDay = None,
     end: ToDay = None,
     source: Source = None,

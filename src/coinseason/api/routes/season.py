@@ -21,8 +21,7 @@ from coinseason.api.deps import (
     check_range,
 )
 from coinseason.api.models import Breakdown, SeasonHistory, SeasonLatest, SeasonPeriods
-from coinseason.api.state import JSON
-from coinseason.api.views import interval_of, method, season_latest, series_bytes
+from coinseason.api.views import JSON, interval_of, method, season_latest, series_bytes
 
 router = APIRouter(prefix="/v1", tags=["season"], responses=NOT_MODIFIED)
 

@@ -8,8 +8,8 @@ import contextlib
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from coinseason.api.http.stream import TOPICS, Subscription, SubscriptionClosed
 from coinseason.api.state import ApiState
-from coinseason.api.stream import TOPICS, Subscription, SubscriptionClosed
 
 router = APIRouter(prefix="/v1", tags=["stream"])
 

@@ -29,6 +29,7 @@ from coinseason.api.state import ApiState
 from coinseason.errors import ConfigError
 from coinseason.services.rebalance import holdings_frame, rebalance
 from coinseason.services.trading import DISCLAIMER, BacktestParams, TradingService
+from coinseason.vocab import DEFAULT_TOP, DEFAULT_WINDOW, MAX_TOP, MAX_WINDOW
 
 router = APIRouter(prefix="/v1", tags=["trading"])
 
@@ -57,15 +58,15 @@ class Model(BaseModel):
 
 class StrategyParams(Model):
     strategy: Literal["season-rotation", "momentum", "contrarian"] = "season-rotation"
-    top: int = Field(50, ge=1, le=500)
-    window: int = Field(90, ge=1, le=730)
+    top: int = Field(DEFAULT_TOP, ge=1, le=MAX_TOP)
+    window: int = Field(DEFAULT_WINDOW, ge=1, le=MAX_WINDOW)
     weighting: Literal["equal", "cap"] = "equal"
     exclude: Literal["default", "none"] = "default"
     altcoin_at: float = Field(75.0, ge=0, le=100)
     bitcoin_at: float = Field(25.0, ge=0, le=100)
     neutral: Literal["split", "btc", "cash", "hold"] = "split"
     confirm_days: int = Field(1, ge=1, le=365)
-    lookback: int = Field(30, ge=1, le=730)
+    lookback: int = Field(30, ge=1, le=MAX_WINDOW)
     band: float = Field(1.0, ge=0, le=100)
     index_low: float = Field(10.0, ge=0, le=100)
     dominance_high: float = Field(65.0, ge=0, le=100)
@@ -110,8 +111,8 @@ class Holding(Model):
 class RebalanceRequest(Model):
     holdings: list[Holding] = Field(min_length=1, max_length=500)
     profile: str = Field("balanced", max_length=32, description="conservative, balanced, aggressive or 0.4 (vol)")
-    top: int = Field(50, ge=1, le=500)
-    window: int = Field(90, ge=1, le=730)
+    top: int = Field(DEFAULT_TOP, ge=1, le=MAX_TOP)
+    window: int = Field(DEFAULT_WINDOW, ge=1, le=MAX_WINDOW)
     fee_bps: float = Field(10.0, ge=0, le=1000)
     spread_bps: float = Field(10.0, ge=0, le=1000)
     impact: float = Field(0.1, ge=0, le=10)
@@ -159,8 +160,8 @@ def signals(
     request: Request,
     state: StateDep,
     service: TradingDep,
-    top: Top = 50,
-    window: Window = 90,
+    top: Top = DEFAULT_TOP,
+    window: Window = DEFAULT_WINDOW,
     exclude: Exclude = "default",
     start: FromDay = None,
     end: ToDay = None,
@@ -229,7 +230,7 @@ def risk(
     request: Request,
     state: StateDep,
     service: TradingDep,
-    top: Top = 50,
+    top: Top = DEFAULT_TOP,
     exclude: Exclude = "default",
     weighting: Annotated[Literal["equal", "cap"], Query(description="alt basket weights")] = "equal",
     days: Annotated[int, Query(ge=2, le=20_000, description="days of history")] = 365,

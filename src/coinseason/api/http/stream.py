@@ -49,12 +49,6 @@ class Subscription:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def get_nowait(self) -> bytes | None:
-        """The next payload if one is waiting, else None."""
-        if self._closed:
-            raise SubscriptionClosed("the subscription is closed")
-        return self._queue.popleft() if self._queue else None
-
     async def get(self) -> bytes:
         """The next payload, waiting for one; :class:`SubscriptionClosed` once the subscription ends."""
         while True:

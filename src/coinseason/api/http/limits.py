@@ -25,12 +25,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from coinseason.api.http.redis_client import DEFAULT_REDIS_TIMEOUT, redis_address
 from coinseason.errors import LimiterUnavailable
 
 __all__ = [
@@ -39,14 +38,7 @@ __all__ = [
     "RateDecision",
     "RateLimiter",
     "RedisRateLimiter",
-    "redis_address",
-    "redis_from_url",
 ]
-
-DEFAULT_REDIS_TIMEOUT = 0.25
-"""Seconds a rate-limit (or other hot-path) call to Redis may take before it counts as unanswered; the API takes
-its value from the ``COINSEASON_REDIS_TIMEOUT_SECONDS`` setting (raise it on a loaded machine, where slow answers
-would otherwise be refused with 503)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,31 +67,6 @@ def _check(limit: int, window: float) -> None:
         raise ValueError(f"limit must be at least 1, not {limit}")
     if not (window > 0 and math.isfinite(window)):
         raise ValueError(f"window must be a positive number of seconds, not {window}")
-
-
-def redis_from_url(url: str, *, timeout: float = DEFAULT_REDIS_TIMEOUT, max_connections: int = 100) -> aioredis.Redis:
-    """A Redis client for the hot path: connect and socket time-outs of ``timeout`` seconds, one quick retry.
-
-    At most ``max_connections`` connections; a call finding them all busy waits (up to ``timeout``) for one to come
-    back, rather than failing at once as redis-py's default pool does, which refused bursts of requests (503).
-    """
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=timeout,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), retries=1),
-    )
-    return aioredis.Redis.from_pool(pool)
-
-
-def redis_address(client: aioredis.Redis) -> str:
-    """``host:port`` (or the socket path) of a client, for error messages; never the password."""
-    kwargs = client.connection_pool.connection_kwargs
-    if "path" in kwargs:
-        return str(kwargs["path"])
-    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
 
 
 class MemoryRateLimiter:

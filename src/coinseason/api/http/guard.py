@@ -17,28 +17,27 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from coinseason.api.cache import CachedResponse, Encoded, cache_key, etag_matches
-from coinseason.api.compression import accepts_gzip
-from coinseason.api.limits import LimiterUnavailable
-from coinseason.api.logging import AccessLog, route_template, valid_request_id
-from coinseason.api.problems import PROBLEM_JSON, problem_bytes
-from coinseason.api.state import ApiState
+from coinseason.api.http.access import AccessLog, route_template, valid_request_id
+from coinseason.api.http.cache import CachedResponse, Encoded, ResponseCache, cache_key
+from coinseason.api.http.limits import LimiterUnavailable, RateLimiter
+from coinseason.api.http.metrics import Metrics
+from coinseason.api.http.problems import PROBLEM_JSON, problem_bytes
+from coinseason.httpkit import accepts_gzip, etag_matches
 from coinseason.logs import request_id
+from coinseason.settings import Settings
+from coinseason.store.records import ApiKeyRecord
 
 __all__ = ["KEY_CACHE_SECONDS", "KEY_PARAMS", "FrontDoor"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
+KeyCheck = Callable[[str], ApiKeyRecord | None]
+"""The key record of a full API key, or None when it is unknown, revoked or malformed (reads the store)."""
 
 KEY_PARAMS = frozenset({"api_key", "apikey", "key", "x-api-key", "token", "access_token"})
 KEY_CACHE_SECONDS = 5.0
@@ -117,13 +116,26 @@ class _Exchange:
 class FrontDoor:
     """Request context, access log and metrics, key and rate-limit checks, and the hot cache, in one ASGI layer."""
 
-    def __init__(self, app: ASGIApp, *, state: ApiState, prefix: str = "/v1") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        settings: Settings,
+        metrics: Metrics,
+        limiter: RateLimiter,
+        cache: ResponseCache,
+        verify_key: KeyCheck,
+        prefix: str = "/v1",
+    ) -> None:
         self.app = app
-        self.state = state
+        self.settings = settings
+        self.limiter = limiter
+        self.cache = cache
+        self.verify_key = verify_key
         self.prefix = prefix
-        self.access = AccessLog(metrics=state.metrics, lines=state.settings.access_log)
+        self.access = AccessLog(metrics=metrics, lines=settings.access_log)
         self._verified: dict[bytes, tuple[str, float]] = {}
-        origins = state.settings.cors_origins
+        origins = settings.cors_origins
         self.cors: ASGIApp | None = None
         if origins:
             self.cors = CORSMiddleware(
@@ -175,7 +187,7 @@ class FrontDoor:
         ):
             await _refuse(scope, send, 400, "API keys go in the X-API-Key header, never in the URL")
             return
-        settings = self.state.settings
+        settings = self.settings
         if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
             await _refuse(scope, send, 413, f"request body over {settings.max_body_bytes} bytes")
             return
@@ -185,7 +197,7 @@ class FrontDoor:
             await _refuse(scope, send, 401, detail, [(b"www-authenticate", b"ApiKey")])
             return
         try:
-            decision = await self.state.limiter.hit(identity, limit=limit)
+            decision = await self.limiter.hit(identity, limit=limit)
         except LimiterUnavailable as exc:
             detail = f"{exc}; requests are refused until it is back"
             await _refuse(scope, send, 503, detail, [(b"retry-after", b"5")])
@@ -201,7 +213,7 @@ class FrontDoor:
             return
         method = scope.get("method")
         if method == "GET" or method == "HEAD":  # answer from the ready-bytes cache when the response is there
-            entry = self.state.cache.get(cache_key(scope["path"], query.decode("latin-1")))
+            entry = self.cache.get(cache_key(scope["path"], query.decode("latin-1")))
             if entry is not None:
                 chosen: CachedResponse | Encoded = entry
                 if entry.gzip is not None and accept_encoding is not None and accepts_gzip(accept_encoding):
@@ -226,7 +238,7 @@ class FrontDoor:
 
     async def _identity(self, scope: Scope, key: bytes | None) -> tuple[str | None, int]:
         """(identity, its per-minute limit); identity None = refuse (limit 1: key missing, 0: key invalid)."""
-        settings = self.state.settings
+        settings = self.settings
         if key is None:
             if not settings.allow_anonymous:
                 return None, 1
@@ -237,7 +249,7 @@ class FrontDoor:
         known = self._verified.get(digest)
         if known is not None and now - known[1] < KEY_CACHE_SECONDS:
             return known[0], settings.rate_limit_per_minute
-        record = await asyncio.to_thread(self.state.keys.verify, key.decode("latin-1"))  # store I/O: off the loop
+        record = await asyncio.to_thread(self.verify_key, key.decode("latin-1"))  # store I/O: off the loop
         if record is None:
             self._verified.pop(digest, None)
             return None, 0

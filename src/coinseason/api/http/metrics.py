@@ -9,7 +9,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from coinseason.api.stream import StreamHub
+from coinseason.api.http.stream import StreamHub
 
 __all__ = ["LATENCY_BUCKETS", "UNMATCHED_ROUTE", "Metrics"]
 

@@ -1,5 +1,6 @@
 """One access line per HTTP request, with the request id (the formatters and redaction are in
-:mod:`coinseason.logs`): the path without its query string, headers never logged."""
+:mod:`coinseason.logs`): the path without its query string, headers never logged. Written by the front layer
+(:class:`coinseason.api.http.guard.FrontDoor`)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,15 @@ import re
 import time
 from typing import cast
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
-from coinseason.api.metrics import UNMATCHED_ROUTE, Metrics
-from coinseason.logs import _INFO, JsonFormatter, TextFormatter, _random_id, _sole_handler, request_id
+from coinseason.api.http.metrics import UNMATCHED_ROUTE, Metrics
+from coinseason.logs import JsonFormatter, TextFormatter, random_id, request_id, sole_handler
 
-__all__ = ["AccessLog", "RequestContextMiddleware", "route_template", "valid_request_id"]
+__all__ = ["AccessLog", "route_template", "valid_request_id"]
 
-REQUEST_ID_HEADER = "X-Request-ID"
+_INFO = logging.getLevelName(logging.INFO)
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return bytes(value)
-    return None
 
 
 def valid_request_id(incoming: bytes | None) -> str:
@@ -32,7 +26,7 @@ def valid_request_id(incoming: bytes | None) -> str:
         rid = incoming.decode("latin-1")
         if _VALID_REQUEST_ID.fullmatch(rid):
             return rid
-    return _random_id()
+    return random_id()
 
 
 class AccessLog:
@@ -71,7 +65,7 @@ class AccessLog:
             "client": client[0] if client else None,
         }
 
-        handler = _sole_handler(log, logging.INFO)
+        handler = sole_handler(log, logging.INFO)
         if handler is None:  # other handlers or filters listen too: log the usual way
             log.info("%s %s %s", method, route, status, extra=fields)
             return
@@ -94,44 +88,3 @@ def route_template(scope: Scope) -> str | None:
     """The path template of the route that matched the request, if one did."""
     template = getattr(scope.get("route"), "path", None)
     return template if isinstance(template, str) else None
-
-
-class RequestContextMiddleware:
-    """Pure ASGI: request id in (``X-Request-ID`` if valid) and out, one access log line and metrics per request
-    (see :class:`AccessLog`), for any ASGI app. WebSocket connections get a request id (also sent on accept) but no
-    access line. The coinseason API does the same in its front layer (:class:`coinseason.api.guard.FrontDoor`).
-    """
-
-    def __init__(self, app: ASGIApp, *, metrics: Metrics | None = None, logger_name: str = "coinseason.access") -> None:
-        self.app = app
-        self.access = AccessLog(metrics=metrics, logger_name=logger_name)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind != "http" and kind != "websocket":
-            await self.app(scope, receive, send)
-            return
-        rid = valid_request_id(_header(scope, b"x-request-id"))
-        rid_header = (b"x-request-id", rid.encode("ascii"))
-        token = request_id.set(rid)
-        start = time.perf_counter()
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            kind = message["type"]
-            if kind == "http.response.start" or kind == "websocket.accept":
-                status = message.get("status", 101)
-                headers = [
-                    (name, value) for name, value in message.get("headers", ()) if name.lower() != b"x-request-id"
-                ]
-                headers.append(rid_header)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            if kind == "http":
-                self.access(scope, route_template(scope), status, time.perf_counter() - start)
-            request_id.reset(token)

@@ -1,11 +1,11 @@
 """gzip for API responses: once per cached body, on the fly for the rest of ``/v1``.
 
 A cached response of at least :data:`GZIP_MIN_BYTES` is compressed once, when it is stored
-(:class:`coinseason.api.cache.CachedResponse`), and both variants are kept; a client whose ``Accept-Encoding``
+(:class:`coinseason.api.http.cache.CachedResponse`), and both variants are kept; a client whose ``Accept-Encoding``
 takes gzip gets the compressed bytes. The two variants are two representations of the resource, so each has its own
 strong ETag (RFC 9110 §8.8.3: a strong validator is unique across every representation): the gzip one is the
-plain one's with ``-gzip`` appended inside the quotes. Both carry ``Vary: Accept-Encoding``; a small body, never
-compressed, does not vary and carries no ``Vary``.
+plain one's with ``-gzip`` appended inside the quotes (:func:`coinseason.httpkit.gzip_etag`). Both carry
+``Vary: Accept-Encoding``; a small body, never compressed, does not vary and carries no ``Vary``.
 
 Anything else under ``/v1`` that reaches FastAPI is compressed on the fly by Starlette's ``GZipMiddleware``
 (:class:`OnTheFlyGZip`); a strong ETag its route set for the plain bytes is then made weak (``W/"..."``), since
@@ -15,44 +15,19 @@ through it.
 
 from __future__ import annotations
 
-import gzip
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from collections.abc import Iterable
 
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = [
-    "GZIP_LEVEL",
-    "GZIP_MIN_BYTES",
-    "OnTheFlyGZip",
-    "accepts_gzip",
-    "compressible",
-    "gzip_bytes",
-    "gzip_etag",
-]
+from coinseason.httpkit import GZIP_LEVEL, accepts_gzip
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+__all__ = ["GZIP_MIN_BYTES", "OnTheFlyGZip", "compressible"]
 
 GZIP_MIN_BYTES = 1024
 """Bodies shorter than this are sent as they are: the saving would not pay for the work and the header."""
-GZIP_LEVEL = 6
-"""zlib's default level: within a few per cent of level 9's size on our JSON, in about a third of the time."""
 _APP_ENCODED = "coinseason.app_encoded"
 """Scope key set when the route itself sent an encoded body (a cached gzip variant)."""
-
-
-def gzip_bytes(body: bytes) -> bytes:
-    """``body`` as gzip, the same bytes for the same body (no time stamp in the header)."""
-    return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
-
-
-def gzip_etag(etag: str) -> str:
-    """The strong ETag of the gzip variant of a body whose plain ETag is ``etag`` (a quoted strong tag)."""
-    return etag[:-1] + '-gzip"'
 
 
 def compressible(media_type: str) -> bool:
@@ -61,38 +36,6 @@ def compressible(media_type: str) -> bool:
     return kind not in DEFAULT_EXCLUDED_CONTENT_TYPES and kind.partition("/")[0] + "/*" not in (
         DEFAULT_EXCLUDED_CONTENT_TYPES
     )
-
-
-_ACCEPTS: dict[bytes, bool] = {}
-
-
-def accepts_gzip(header: bytes) -> bool:
-    """Whether an ``Accept-Encoding`` value takes gzip (RFC 9110 §12.5.3): ``gzip`` or ``x-gzip`` with a q-value
-    above 0, or, when neither is listed, ``*`` with one. Answers are kept: browsers repeat a handful of values."""
-    known = _ACCEPTS.get(header)
-    if known is not None:
-        return known
-    named: float | None = None
-    anything: float | None = None
-    for item in header.decode("latin-1").lower().split(","):
-        coding, *params = (part.strip() for part in item.split(";"))
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip() == "q":
-                try:
-                    q = float(value.strip())
-                except ValueError:
-                    q = 0.0
-        if coding in ("gzip", "x-gzip"):
-            named = q if named is None else max(named, q)
-        elif coding == "*":
-            anything = q
-    chosen = named if named is not None else anything
-    accepted = chosen is not None and chosen > 0
-    if len(_ACCEPTS) < 256:
-        _ACCEPTS[header] = accepted
-    return accepted
 
 
 class OnTheFlyGZip:

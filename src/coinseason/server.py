@@ -1,0 +1,82 @@
+"""The composition root: the whole ASGI service that ``coinseason serve`` runs.
+
+:func:`create_app` is the API (:func:`coinseason.api.app.create_app`) with the dashboard mounted at ``/`` and the
+background jobs the settings ask for: the live exchange feed when ``live`` is on, the ingestion loop when
+``ingest`` is on and ``ingest_provider`` set; when both run they share one
+:class:`~coinseason.live.reference.ExchangeReference`, fed by the feed and read by the ingestion's cross-check.
+
+:func:`create_app_from_handoff` is the factory uvicorn calls in each worker process
+(``uvicorn.run("coinseason.server:create_app_from_handoff", factory=True, ...)``): it builds the app from the
+settings ``coinseason serve`` validated and handed over in :data:`~coinseason.settings.HANDOFF_ENV`, and reads
+nothing else from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from fastapi import FastAPI
+
+from coinseason.api import app as api_app
+from coinseason.api.http.invalidation import Invalidation
+from coinseason.api.http.limits import RateLimiter
+from coinseason.clock import Clock, utc_now
+from coinseason.errors import ConfigError
+from coinseason.live.job import live_job
+from coinseason.live.reference import ExchangeReference
+from coinseason.logs import configure_logging
+from coinseason.services.hooks import Job
+from coinseason.services.ingestion.factory import ingestion_job
+from coinseason.settings import HANDOFF_ENV, Settings
+from coinseason.store import Store
+from coinseason.web import mount_dashboard
+
+__all__ = ["background_jobs", "create_app", "create_app_from_handoff"]
+
+
+def background_jobs(settings: Settings) -> list[Job]:
+    """The background jobs ``settings`` ask for: the live feed (``live``), then the ingestion loop (``ingest`` and
+    ``ingest_provider``); when both run, the feed's exchange reference is the ingestion's ``exchange``."""
+    jobs: list[Job] = []
+    reference = ExchangeReference(stale_after=settings.live_stale_after_seconds) if settings.live else None
+    if reference is not None:
+        jobs.append(live_job(settings, reference=reference))
+    if settings.ingest and settings.ingest_provider:
+        jobs.append(ingestion_job(settings, exchange=reference))
+    return jobs
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    clock: Clock = utc_now,
+    limiter: RateLimiter | None = None,
+    invalidation: Invalidation | None = None,
+    jobs: Sequence[Job] = (),
+) -> FastAPI:
+    """The service: the v1 API, the dashboard, and the background jobs of :func:`background_jobs` followed by
+    ``jobs``. The other arguments go to :func:`coinseason.api.app.create_app` (each defaults to what ``settings``
+    names)."""
+    app = api_app.create_app(
+        settings,
+        store=store,
+        clock=clock,
+        limiter=limiter,
+        invalidation=invalidation,
+        jobs=[*background_jobs(settings), *jobs],
+    )
+    mount_dashboard(app)
+    return app
+
+
+def create_app_from_handoff() -> FastAPI:
+    """The app of one worker process, for ``uvicorn --factory``: the settings ``coinseason serve`` handed over in
+    the ``COINSEASON_SERVE_SETTINGS`` variable (:meth:`Settings.to_handoff`), logging configured from them."""
+    handoff = os.environ.get(HANDOFF_ENV)
+    if handoff is None:
+        raise ConfigError(f"{HANDOFF_ENV} is not set: start workers with coinseason serve")
+    settings = Settings.from_handoff(handoff)
+    configure_logging(settings.log_level, json=settings.log_json)
+    return create_app(settings)
