@@ -19,7 +19,7 @@ from coinseason.providers.files import FileFormat
 from coinseason.server import background_jobs, create_app, create_app_from_handoff
 from coinseason.services.importing import ImportService
 from coinseason.services.ingestion.factory import IngestionJob
-from coinseason.settings import HANDOFF_ENV, Settings
+from coinseason.settings import HANDOFF_ENV, ApiSettings, IngestSettings, LiveSettings, Settings
 from coinseason.store import DuckDBStore
 from tests.conftest import fixed_clock, small_market_csv
 from tests.fakes.ws_replay import replay_in_thread
@@ -56,7 +56,9 @@ def root_logging() -> Iterator[None]:
 
 
 def test_live_and_ingestion_share_one_exchange_reference() -> None:
-    live, ingestion = background_jobs(Settings(live=True, ingest_provider="coingecko", live_stale_after_seconds=30))
+    live, ingestion = background_jobs(
+        Settings(live=LiveSettings(run=True, stale_after_seconds=30), ingest=IngestSettings(provider="coingecko"))
+    )
     assert isinstance(live, LiveJob) and isinstance(ingestion, IngestionJob)
     assert isinstance(live.reference, ExchangeReference) and ingestion.exchange is live.reference
     assert live.reference.stale_after == 30
@@ -65,15 +67,15 @@ def test_live_and_ingestion_share_one_exchange_reference() -> None:
 @pytest.mark.parametrize(
     ("settings", "kinds"),
     [
-        ({"live": True}, [LiveJob]),
-        ({"ingest_provider": "coingecko"}, [IngestionJob]),
-        ({"ingest_provider": "cmc", "ingest": False}, []),  # --no-ingest
-        ({"ingest": True}, []),  # no provider: nothing to ingest from
+        ({"live": {"run": True}}, [LiveJob]),
+        ({"ingest": {"provider": "coingecko"}}, [IngestionJob]),
+        ({"ingest": {"provider": "cmc", "run": False}}, []),  # --no-ingest
+        ({"ingest": {"run": True}}, []),  # no provider: nothing to ingest from
         ({}, []),
     ],
 )
-def test_the_jobs_follow_the_settings(settings: dict[str, object], kinds: list[type]) -> None:
-    jobs = background_jobs(Settings(**settings))  # type: ignore[arg-type]
+def test_the_jobs_follow_the_settings(settings: dict[str, dict[str, object]], kinds: list[type]) -> None:
+    jobs = background_jobs(Settings.from_env(**settings))
     assert [type(job) for job in jobs] == kinds
     for job in jobs:
         if isinstance(job, IngestionJob):
@@ -96,7 +98,7 @@ def test_the_dashboard_is_the_servers_not_the_apis(tmp_path: Path) -> None:
 
 def test_the_live_feed_reaches_stream_subscribers(market_db: str) -> None:
     with replay_in_thread([[small_frame()] * 400], interval=0.05) as server:
-        settings = Settings(db=market_db, exchange_ws_url=server.url, live_push_seconds=0.1)
+        settings = Settings(db=market_db, live=LiveSettings(exchange_ws_url=server.url, push_seconds=0.1))
         job = LiveJob(settings, top=3, window=3)
         with TestClient(create_app(settings, clock=lambda: DAY_AFTER, jobs=[job])) as client:
             with client.websocket_connect("/v1/stream") as ws:
@@ -119,7 +121,7 @@ def test_the_live_feed_reaches_stream_subscribers(market_db: str) -> None:
 def test_a_worker_reads_the_handed_settings_and_nothing_else(
     market_db: str, monkeypatch: pytest.MonkeyPatch, root_logging: None
 ) -> None:
-    monkeypatch.setenv(HANDOFF_ENV, Settings(db=market_db, allow_anonymous=False).to_handoff())
+    monkeypatch.setenv(HANDOFF_ENV, Settings(db=market_db, api=ApiSettings(allow_anonymous=False)).to_handoff())
     monkeypatch.setenv("COINSEASON_ALLOW_ANONYMOUS", "true")  # what serve was not told: the worker must ignore it
     monkeypatch.setenv("COINSEASON_DB", "/nowhere/else.duckdb")
     with TestClient(create_app_from_handoff()) as client:

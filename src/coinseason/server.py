@@ -39,10 +39,10 @@ def background_jobs(settings: Settings) -> list[Job]:
     """The background jobs ``settings`` ask for: the live feed (``live``), then the ingestion loop (``ingest`` and
     ``ingest_provider``); when both run, the feed's exchange reference is the ingestion's ``exchange``."""
     jobs: list[Job] = []
-    reference = ExchangeReference(stale_after=settings.live_stale_after_seconds) if settings.live else None
+    reference = ExchangeReference(stale_after=settings.live.stale_after_seconds) if settings.live.run else None
     if reference is not None:
         jobs.append(live_job(settings, reference=reference))
-    if settings.ingest and settings.ingest_provider:
+    if settings.ingest.run and settings.ingest.provider:
         jobs.append(ingestion_job(settings, exchange=reference))
     return jobs
 
@@ -78,5 +78,5 @@ def create_app_from_handoff() -> FastAPI:
     if handoff is None:
         raise ConfigError(f"{HANDOFF_ENV} is not set: start workers with coinseason serve")
     settings = Settings.from_handoff(handoff)
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging(settings.log.level, json=settings.log.json_lines)
     return create_app(settings)

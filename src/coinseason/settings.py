@@ -1,13 +1,39 @@
-"""Settings, read from the environment (prefix ``COINSEASON_``) once per CLI or app run, never at import."""
+"""Settings, read from the environment (prefix ``COINSEASON_``) once per CLI or app run, never at import, and passed
+down: nested by concern (``settings.api.port``, ``settings.ingest.top``), each field still read from its one
+``COINSEASON_*`` variable. Secrets are :class:`~pydantic.SecretStr`: they never show in a repr or a log."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Self
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from coinseason.errors import ConfigError
+from coinseason.vocab import ProviderName
+
+__all__ = [
+    "HANDOFF_ENV",
+    "ApiSettings",
+    "CmcSettings",
+    "CoinGeckoSettings",
+    "IngestSettings",
+    "LiveSettings",
+    "LogSettings",
+    "Settings",
+    "StoreSettings",
+    "default_db_path",
+    "is_postgres_url",
+]
+
+HANDOFF_ENV = "COINSEASON_SERVE_SETTINGS"
+"""The one variable through which ``coinseason serve`` hands its validated settings to the server's worker
+processes (JSON of :meth:`Settings.to_handoff`); nothing else is read from the environment in a worker."""
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def default_db_path() -> Path:
@@ -15,17 +41,27 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("coinseason")) / "coinseason.duckdb"
 
 
-HANDOFF_ENV = "COINSEASON_SERVE_SETTINGS"
-"""The one variable through which ``coinseason serve`` hands its validated settings to the server's worker
-processes (JSON of :meth:`Settings.to_handoff`); nothing else is read from the environment in a worker."""
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(POSTGRES_SCHEMES)
 
 
-class Settings(BaseSettings):
+class StoreSettings(BaseSettings):
+    """The store (``COINSEASON_DB``): a DuckDB file path (default: in the user's data directory) or a URL."""
+
     model_config = SettingsConfigDict(env_prefix="COINSEASON_", extra="ignore")
 
     db: str = Field(default_factory=lambda: str(default_db_path()), description="store path or URL")
 
-    # -- API service --
+
+def _env(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore", populate_by_name=True)
+
+
+class ApiSettings(BaseSettings):
+    """The API service (``COINSEASON_HOST``, ``COINSEASON_PORT``, …)."""
+
+    model_config = _env("COINSEASON_")
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
@@ -42,61 +78,184 @@ class Settings(BaseSettings):
     max_range_days: int = Field(default=20_000, ge=1, description="longest date range one history request may span")
     stale_after_hours: float = Field(default=36.0, gt=0, description="data older than this is marked stale")
     default_source: str | None = Field(default=None, description="source the API serves when a request names none")
-    log_json: bool = True
-    log_level: str = "INFO"
     access_log: bool = Field(default=True, description="one log line per HTTP request (metrics count them anyway)")
-
-    # -- ingestion (coinseason.services.ingestion) --
-    ingest: bool = Field(default=True, description="serve runs the ingestion loop when ingest_provider is set")
-    ingest_provider: Literal["coingecko", "cmc"] | None = Field(
-        default=None, description="provider the ingestion loop (and serve --ingest) takes snapshots from"
-    )
-    ingest_cross_check: list[Literal["coingecko", "cmc"]] = Field(
-        default_factory=list, description="other providers each snapshot is cross-checked against"
-    )
-    ingest_top: int = Field(default=500, ge=1, le=5000, description="coins in each snapshot")
-    ingest_interval_minutes: float = Field(default=15.0, gt=0, le=1440, description="intraday snapshot interval")
-    ingest_spike_factor: float = Field(default=10.0, gt=1, description="K: over K x both neighbours is a spike")
-    ingest_supply_jump_factor: float = Field(default=5.0, gt=1, description="a one-day supply move beyond it")
-    ingest_cross_check_threshold: float = Field(default=0.05, gt=0, description="relative deviation from median")
-    ingest_heartbeat_minutes: float = Field(default=60.0, gt=0, description="provider values older are stale")
-    ingest_dominance_threshold: float = Field(
-        default=3.0, gt=0, description="BTC dominance points between the snapshot's and a provider's /global flagged"
-    )
-
-    # -- live providers (coinseason.providers.coingecko / .coinmarketcap) --
-    coingecko_url: str | None = Field(default=None, description="CoinGecko base URL; default: the plan's own")
-    coingecko_api_key: str | None = Field(default=None, repr=False, description="demo or pro key")
-    coingecko_plan: Literal["keyless", "demo", "pro"] = "keyless"
-    coingecko_calls_per_minute: int | None = Field(default=None, ge=1, description="overrides the plan's limit")
-    cmc_url: str = Field(default="https://pro-api.coinmarketcap.com", description="CoinMarketCap base URL")
-    cmc_api_key: str | None = Field(default=None, repr=False)
-    cmc_plan: Literal["basic", "hobbyist", "startup", "standard", "professional", "enterprise"] = "basic"
-    cmc_calls_per_minute: int | None = Field(default=None, ge=1, description="overrides the plan's limit")
-    provider_timeout_seconds: float = Field(default=10.0, gt=0, description="time-out of one provider request")
-
-    # -- live exchange feed (coinseason.live) --
-    live: bool = Field(default=False, description="serve: push the intraday index from the exchange stream")
-    exchange_ws_url: str = Field(
-        default="wss://stream.binance.com:9443/ws/!miniTicker@arr", description="exchange mini-ticker stream"
-    )
-    live_push_seconds: float = Field(default=1.0, gt=0, description="at most one intraday push per this many s")
-    live_heartbeat_seconds: float = Field(default=10.0, gt=0, description="a stream silent this long is reconnected")
-    live_stale_after_seconds: float = Field(default=120.0, gt=0, description="a coin's tick older than this is out")
 
     @field_validator("cors_origins")
     @classmethod
-    def _no_wildcard_with_keys(cls, origins: list[str]) -> list[str]:
+    def _origins_are_urls(cls, origins: list[str]) -> list[str]:
         for origin in origins:
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ValueError(f"CORS origin {origin!r} must start with http:// or https:// (or be *)")
         return origins
 
+
+class LogSettings(BaseSettings):
+    """Logs (``COINSEASON_LOG_LEVEL``, ``COINSEASON_LOG_JSON``)."""
+
+    model_config = _env("COINSEASON_LOG_")
+
+    level: str = "INFO"
+    json_lines: bool = Field(default=True, validation_alias="COINSEASON_LOG_JSON", description="one JSON object a line")
+
+
+class IngestSettings(BaseSettings):
+    """The snapshot loop (``COINSEASON_INGEST_*``; ``COINSEASON_INGEST`` turns it off in ``serve``)."""
+
+    model_config = _env("COINSEASON_INGEST_")
+
+    run: bool = Field(
+        default=True,
+        validation_alias="COINSEASON_INGEST",
+        description="serve runs the ingestion loop when a provider is set",
+    )
+    provider: ProviderName | None = Field(
+        default=None, description="provider the ingestion loop (and serve --ingest) takes snapshots from"
+    )
+    cross_check: list[ProviderName] = Field(
+        default_factory=list, description="other providers each snapshot is cross-checked against"
+    )
+    top: int = Field(default=500, ge=1, le=5000, description="coins in each snapshot")
+    interval_minutes: float = Field(default=15.0, gt=0, le=1440, description="intraday snapshot interval")
+    spike_factor: float = Field(default=10.0, gt=1, description="K: over K x both neighbours is a spike")
+    supply_jump_factor: float = Field(default=5.0, gt=1, description="a one-day supply move beyond it")
+    cross_check_threshold: float = Field(default=0.05, gt=0, description="relative deviation from median")
+    heartbeat_minutes: float = Field(default=60.0, gt=0, description="provider values older are stale")
+    dominance_threshold: float = Field(
+        default=3.0, gt=0, description="BTC dominance points between the snapshot's and a provider's /global flagged"
+    )
+
+
+class CoinGeckoSettings(BaseSettings):
+    """The CoinGecko provider (``COINSEASON_COINGECKO_*``)."""
+
+    model_config = _env("COINSEASON_COINGECKO_")
+
+    url: str | None = Field(default=None, description="CoinGecko base URL; default: the plan's own")
+    api_key: SecretStr | None = Field(default=None, description="demo or pro key")
+    plan: Literal["keyless", "demo", "pro"] = "keyless"
+    calls_per_minute: int | None = Field(default=None, ge=1, description="overrides the plan's limit")
+    timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias="COINSEASON_PROVIDER_TIMEOUT_SECONDS",
+        description="time-out of one provider request",
+    )
+
+
+class CmcSettings(BaseSettings):
+    """The CoinMarketCap provider (``COINSEASON_CMC_*``)."""
+
+    model_config = _env("COINSEASON_CMC_")
+
+    url: str = Field(default="https://pro-api.coinmarketcap.com", description="CoinMarketCap base URL")
+    api_key: SecretStr | None = None
+    plan: Literal["basic", "hobbyist", "startup", "standard", "professional", "enterprise"] = "basic"
+    calls_per_minute: int | None = Field(default=None, ge=1, description="overrides the plan's limit")
+    timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias="COINSEASON_PROVIDER_TIMEOUT_SECONDS",
+        description="time-out of one provider request",
+    )
+
+
+class LiveSettings(BaseSettings):
+    """The exchange feed (``COINSEASON_LIVE``, ``COINSEASON_LIVE_*``, ``COINSEASON_EXCHANGE_WS_URL``)."""
+
+    model_config = _env("COINSEASON_LIVE_")
+
+    run: bool = Field(
+        default=False,
+        validation_alias="COINSEASON_LIVE",
+        description="serve: push the intraday index from the exchange stream",
+    )
+    exchange_ws_url: str = Field(
+        default="wss://stream.binance.com:9443/ws/!miniTicker@arr",
+        validation_alias="COINSEASON_EXCHANGE_WS_URL",
+        description="exchange mini-ticker stream",
+    )
+    push_seconds: float = Field(default=1.0, gt=0, description="at most one intraday push per this many s")
+    heartbeat_seconds: float = Field(default=10.0, gt=0, description="a stream silent this long is reconnected")
+    stale_after_seconds: float = Field(default=120.0, gt=0, description="a coin's tick older than this is out")
+
+
+class Settings(BaseModel):
+    """Everything one run of coinseason is configured with: build it once (:meth:`from_env`), pass it down."""
+
+    model_config = {"extra": "forbid"}
+
+    db: str = Field(default_factory=lambda: StoreSettings().db, description="store path or URL (COINSEASON_DB)")
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    coingecko: CoinGeckoSettings = Field(default_factory=CoinGeckoSettings)
+    cmc: CmcSettings = Field(default_factory=CmcSettings)
+    live: LiveSettings = Field(default_factory=LiveSettings)
+
+    @model_validator(mode="after")
+    def _several_workers_need_postgres(self) -> Self:
+        if self.api.workers > 1 and not is_postgres_url(self.db):
+            raise ValueError("several workers need a PostgreSQL store (--db postgresql://…): DuckDB has one writer")
+        return self
+
+    @classmethod
+    def from_env(cls, *, db: str | None = None, **concerns: dict[str, Any]) -> Settings:
+        """Read every ``COINSEASON_*`` variable, once; ``db`` and a concern's own fields
+        (``api={"port": 9000}``, ``live={"run": True}``) win over the environment. A :class:`ConfigError` names
+        every setting that is wrong."""
+        try:
+            parts: dict[str, Any] = {name: _CONCERNS[name](**fields) for name, fields in concerns.items()}
+            if db is not None:
+                parts["db"] = db
+            return cls(**parts)
+        except ValidationError as exc:
+            raise ConfigError(_problems(exc)) from None
+
     def to_handoff(self) -> str:
         """These settings as JSON, secrets included, for :meth:`from_handoff` in a worker process."""
-        return self.model_dump_json()
+        return json.dumps(_revealed(self.model_dump()))
 
     @classmethod
     def from_handoff(cls, text: str) -> Settings:
         """The settings :meth:`to_handoff` wrote, validated again; the environment is not read."""
         return cls.model_validate_json(text)
+
+
+def _revealed(value: Any) -> Any:
+    """``value`` (a model dump) with every secret as its plain text."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {k: _revealed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_revealed(v) for v in value]
+    return value
+
+
+def _problems(exc: ValidationError) -> str:
+    """Each error of ``exc`` as ``COINSEASON_VARIABLE: what is wrong``, on one line."""
+    classes: list[type[BaseSettings]] = [*_CONCERNS.values(), StoreSettings]
+    concerns = {c.__name__: c for c in classes}
+    concern = concerns.get(exc.title)
+    found = []
+    for error in exc.errors():
+        message = error["msg"].removeprefix("Value error, ")
+        if concern is None or not error["loc"]:
+            found.append(message)
+            continue
+        name = str(error["loc"][0])
+        field = concern.model_fields.get(name)
+        alias = field.validation_alias if field is not None else None
+        where = alias if isinstance(alias, str) else f"{concern.model_config.get('env_prefix', '')}{name}".upper()
+        found.append(f"{where}: {message}")
+    return "; ".join(found)
+
+
+_CONCERNS: dict[str, type[BaseSettings]] = {
+    "api": ApiSettings,
+    "log": LogSettings,
+    "ingest": IngestSettings,
+    "coingecko": CoinGeckoSettings,
+    "cmc": CmcSettings,
+    "live": LiveSettings,
+}

@@ -6,13 +6,15 @@ import csv
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from coinseason.api.app import create_app
+from coinseason.errors import ConfigError
 from coinseason.services.keys import KeyService
-from coinseason.settings import Settings
+from coinseason.settings import ApiSettings, Settings
 from coinseason.store import DuckDBStore
 from tests.api.conftest import UNREACHABLE_REDIS_URL
 from tests.conftest import SMALL_MARKET_DAYS, fixed_clock, small_market_csv
@@ -27,8 +29,9 @@ def db(market_db: str) -> str:
     return market_db
 
 
-def client_for(db: str, **overrides: object) -> TestClient:
-    settings = Settings(db=db, **overrides)  # type: ignore[arg-type]
+def client_for(db: str, **api: Any) -> TestClient:
+    """A client of the app over ``db`` with these API settings (``COINSEASON_*`` names without the prefix)."""
+    settings = Settings(db=db, api=ApiSettings(**api))
     return TestClient(create_app(settings, clock=fixed_clock))
 
 
@@ -238,12 +241,12 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
 
 def test_the_redis_timeout_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("COINSEASON_REDIS_TIMEOUT_SECONDS", raising=False)
-    assert Settings().redis_timeout_seconds == 0.25
+    assert Settings.from_env().api.redis_timeout_seconds == 0.25
     monkeypatch.setenv("COINSEASON_REDIS_TIMEOUT_SECONDS", "2.0")
-    assert Settings().redis_timeout_seconds == 2.0
+    assert Settings.from_env().api.redis_timeout_seconds == 2.0
     monkeypatch.setenv("COINSEASON_REDIS_TIMEOUT_SECONDS", "0")
-    with pytest.raises(ValueError, match="redis_timeout_seconds"):
-        Settings()
+    with pytest.raises(ConfigError, match="COINSEASON_REDIS_TIMEOUT_SECONDS: Input should be greater than 0"):
+        Settings.from_env()
 
 
 def test_the_rate_limiter_waits_for_redis_as_long_as_the_setting_says(market_db: str) -> None:

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from coinseason.api.app import create_app
 from coinseason.providers.files import FileFormat
 from coinseason.services.importing import ImportService
-from coinseason.settings import Settings
+from coinseason.settings import ApiSettings, Settings
 from coinseason.store import DuckDBStore
 from tests.api.test_app import market_csv
 from tests.conftest import fixed_clock
@@ -78,7 +78,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenApiSche
     root: Path = tmp_path_factory.mktemp("schemathesis")
     store = DuckDBStore(root / "api.duckdb")
     ImportService(store, clock=fixed_clock).import_file(market_csv(root / "m.csv"), FileFormat.TIDY)
-    settings = Settings(db=str(root / "api.duckdb"), anonymous_rate_limit_per_minute=1_000_000)
+    settings = Settings(db=str(root / "api.duckdb"), api=ApiSettings(anonymous_rate_limit_per_minute=1_000_000))
     # the store is passed in: loading the schema runs the app's lifespan once, and a store the app opened itself
     # would be closed at its end
     app = create_app(settings, store=store, clock=fresh_clock)

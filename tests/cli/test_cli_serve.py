@@ -46,9 +46,9 @@ def test_serve_imports_then_hands_one_validated_settings_to_the_server(tmp_path:
     assert "40 rows read" in stdout and "40 added" in stdout
     assert f"coinseason serving http://127.0.0.2:9001 (docs at /docs) · store {db} · custom to 2024-01-10" in stderr
     (settings,) = launched
-    assert (settings.host, settings.port, settings.db, settings.workers) == ("127.0.0.2", 9001, db, 1)
-    assert settings.ingest is False and settings.live is False
-    assert settings.ingest_provider == "cmc"  # the environment and the flags make one Settings
+    assert (settings.api.host, settings.api.port, settings.db, settings.api.workers) == ("127.0.0.2", 9001, db, 1)
+    assert settings.ingest.run is False and settings.live.run is False
+    assert settings.ingest.provider == "cmc"  # the environment and the flags make one Settings
 
 
 def test_serve_on_an_empty_store_says_so(tmp_path: Path) -> None:

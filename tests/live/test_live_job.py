@@ -21,7 +21,7 @@ from coinseason.providers.files import FileFormat
 from coinseason.services.analytics import AnalyticsService
 from coinseason.services.hooks import AppHooks, StatusReport
 from coinseason.services.importing import ImportService
-from coinseason.settings import Settings
+from coinseason.settings import LiveSettings, Settings
 from coinseason.store import DuckDBStore
 from tests.conftest import fixed_clock, shared_file, small_market_csv
 from tests.fakes.ws_replay import RECORDED_FRAME, ReplayServer, encode, recorded_frame
@@ -105,8 +105,8 @@ async def running(job: LiveJob, hooks: AppHooks) -> AsyncIterator[asyncio.Task[N
 async def test_the_job_pushes_the_intraday_index_and_feeds_the_reference(analytics: AnalyticsService) -> None:
     hooks = RecordingHooks(analytics, [DAY_AFTER])
     async with ReplayServer([[small_frame()] * 400], interval=0.02) as server:
-        settings = Settings(db="unused.duckdb", exchange_ws_url=server.url, live_push_seconds=0.05)
-        reference = ExchangeReference(stale_after=settings.live_stale_after_seconds)
+        settings = Settings(db="unused.duckdb", live=LiveSettings(exchange_ws_url=server.url, push_seconds=0.05))
+        reference = ExchangeReference(stale_after=settings.live.stale_after_seconds)
         async with running(LiveJob(settings, reference=reference, top=3, window=3), hooks):
             async with asyncio.timeout(10):
                 await hooks.valued.wait()
@@ -125,7 +125,7 @@ async def test_a_store_without_the_base_day_is_retried_until_it_has_one(
     far = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)  # weeks past the data: no board for that day
     hooks = RecordingHooks(analytics, [far, DAY_AFTER])  # the next attempt is a day the store can serve
     async with ReplayServer([[small_frame()] * 400], interval=0.02) as server:
-        settings = Settings(db="unused.duckdb", exchange_ws_url=server.url, live_push_seconds=0.05)
+        settings = Settings(db="unused.duckdb", live=LiveSettings(exchange_ws_url=server.url, push_seconds=0.05))
         job = LiveJob(settings, top=3, window=3, retry_seconds=0.0)
         with caplog.at_level(logging.WARNING, logger="coinseason.live"):
             async with running(job, hooks):

@@ -191,9 +191,9 @@ def test_settings_choose_url_key_plan_and_limit(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("COINSEASON_COINGECKO_API_KEY", "s3cret")
     monkeypatch.setenv("COINSEASON_COINGECKO_PLAN", "demo")
     monkeypatch.setenv("COINSEASON_COINGECKO_CALLS_PER_MINUTE", "12")
-    settings = Settings()
+    settings = Settings.from_env()
     assert "s3cret" not in repr(settings)
-    p = CoinGeckoProvider.from_settings(settings)
+    p = CoinGeckoProvider.from_settings(settings.coingecko)
     assert p.plan.base_url == "http://127.0.0.1:9/api/v3"
     assert p.plan.calls_per_minute == 12 == p.http.policy.calls_per_minute
     assert p.plan.history_days == 365

@@ -18,7 +18,7 @@ from coinseason.errors import ConfigError, ProviderError, RetryableProviderError
 from coinseason.providers.base import HISTORY_SCHEMA, SNAPSHOT_SCHEMA, MarketProvider
 from coinseason.providers.coinmarketcap import CoinMarketCapProvider
 from coinseason.providers.http import OutboundPolicy, RateLimitedError
-from coinseason.settings import Settings
+from coinseason.settings import CmcSettings
 from tests.conftest import CMC_SNAPSHOTS, shared_file
 from tests.fakes.clock import FakeTime
 from tests.fakes.provider_server import FakeProviderServer, ProviderData, in_process_provider
@@ -311,7 +311,7 @@ def test_ids_keys_and_settings() -> None:
     p = cmc("hobbyist")
     with pytest.raises(ConfigError, match="cmc:<number>"):
         run(_use(p, p.history("btc@2013-04-28", dt.date(2024, 12, 1), dt.date(2024, 12, 2))))
-    settings = Settings(cmc_api_key="k", cmc_plan="standard", cmc_url="http://127.0.0.1:9", cmc_calls_per_minute=7)
+    settings = CmcSettings(api_key="k", plan="standard", url="http://127.0.0.1:9", calls_per_minute=7)
     q = CoinMarketCapProvider.from_settings(settings)
     provider: MarketProvider = q
     assert provider.plan.base_url == "http://127.0.0.1:9" and provider.plan.calls_per_minute == 7

@@ -27,7 +27,7 @@ from coinseason.services.analytics import AnalyticsService, SeasonQuery
 from coinseason.services.hooks import StatusReport
 from coinseason.services.ingestion import IngestConfig, IngestionService, LeaseHeld, Schedule
 from coinseason.services.ingestion.factory import ingestion_job
-from coinseason.settings import Settings
+from coinseason.settings import CoinGeckoSettings, IngestSettings, Settings
 from coinseason.store import DuckDBStore, Store
 from tests.conftest import COINGECKO_DAILY, SMALL_MARKET_DAYS, shared_file
 from tests.fakes.provider_server import FakeProviderServer, ProviderData, fake_provider
@@ -456,11 +456,8 @@ def served_data() -> ProviderData:
 def serve_settings(db: Path, server: FakeProviderServer) -> Settings:
     return Settings(
         db=str(db),
-        ingest_provider="coingecko",
-        ingest_top=5,
-        coingecko_url=server.coingecko_url,
-        coingecko_plan="pro",
-        coingecko_api_key="test-key",
+        ingest=IngestSettings(provider="coingecko", top=5),
+        coingecko=CoinGeckoSettings(url=server.coingecko_url, plan="pro", api_key="test-key"),
     )
 
 

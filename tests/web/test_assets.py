@@ -13,14 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from coinseason.server import create_app
-from coinseason.settings import Settings
+from coinseason.settings import ApiSettings, Settings
 from coinseason.web import ASSETS
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     db = tmp_path_factory.mktemp("assets") / "empty.duckdb"
-    with TestClient(create_app(Settings(db=str(db), allow_anonymous=False))) as c:
+    with TestClient(create_app(Settings(db=str(db), api=ApiSettings(allow_anonymous=False)))) as c:
         yield c
 
 

@@ -28,7 +28,7 @@ from coinseason.api.state import ApiState
 from coinseason.providers.files import FileFormat
 from coinseason.server import create_app
 from coinseason.services.importing import ImportService
-from coinseason.settings import Settings
+from coinseason.settings import ApiSettings, Settings
 from coinseason.store import DuckDBStore
 from tests.conftest import SMALL_MARKET_DAYS, fixed_clock, small_market_csv
 from tests.web.conftest import close_dashboard, half_up, open_dashboard
@@ -89,14 +89,14 @@ def serving(app: FastAPI) -> Iterator[str]:
         sock.close()
 
 
-def local_api(root: Path, **settings: Any) -> Iterator[Local]:
+def local_api(root: Path, **api: Any) -> Iterator[Local]:
     db = root / "small.duckdb"
     store = DuckDBStore(db)
     try:
         ImportService(store, clock=fixed_clock).import_file(small_market_csv(root / "small.csv"), FileFormat.TIDY)
     finally:
         store.close()
-    app = create_app(Settings(db=str(db), **settings), clock=lambda: NOW)
+    app = create_app(Settings(db=str(db), api=ApiSettings(**api)), clock=lambda: NOW)
     with serving(app) as url:
         yield Local(url=url, state=app.state.api, hooks=app.state.publisher)
 

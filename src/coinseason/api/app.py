@@ -116,8 +116,8 @@ def create_app(
     """
     owns_store = store is None
     store = store or open_store(settings.db)
-    timeout = settings.redis_timeout_seconds
-    redis_client = redis_from_url(settings.redis_url, timeout=timeout) if settings.redis_url else None
+    timeout = settings.api.redis_timeout_seconds
+    redis_client = redis_from_url(settings.api.redis_url, timeout=timeout) if settings.api.redis_url else None
     if limiter is None:
         limiter = RedisRateLimiter(redis_client, timeout=timeout) if redis_client is not None else MemoryRateLimiter()
     if invalidation is None:

@@ -102,8 +102,10 @@ def check_range(state: ApiState, start: dt.date | None, end: dt.date | None) -> 
     if start is not None and end is not None:
         if start > end:
             raise ConfigError(f"from ({start}) is after to ({end})")
-        if (end - start).days > state.settings.max_range_days:
-            raise ConfigError(f"the range from {start} to {end} is longer than {state.settings.max_range_days} days")
+        if (end - start).days > state.settings.api.max_range_days:
+            raise ConfigError(
+                f"the range from {start} to {end} is longer than {state.settings.api.max_range_days} days"
+            )
 
 
 def cached_model(request: Request, state: ApiState, build: Callable[[], BaseModel]) -> Response:

@@ -39,10 +39,10 @@ class ApiState:
 
     def source(self, requested: str | None) -> str:
         """The source a request reads: the one it names, else the configured default, else the only one."""
-        return self.analytics.source(requested or self.settings.default_source)
+        return self.analytics.source(requested or self.settings.api.default_source)
 
     def is_stale(self, as_of: dt.datetime) -> bool:
-        return (self.clock() - as_of).total_seconds() > self.settings.stale_after_hours * 3600
+        return (self.clock() - as_of).total_seconds() > self.settings.api.stale_after_hours * 3600
 
     def job_statuses(self) -> dict[str, dict[str, Any]]:
         """Every registered job's current status (jobs with none yet left out)."""

@@ -58,8 +58,8 @@ def backfill(
 ) -> None:
     """Daily history of the top N coins; resumable (run it again after an interruption) and idempotent."""
     with errors(), open_db(db) as store:
-        settings = Settings()
-        name = provider or settings.ingest_provider or ProviderName.COINGECKO
+        settings = Settings.from_env()
+        name = provider or settings.ingest.provider or ProviderName.COINGECKO
         config = ingest_config(settings, top=top, batch=batch)
         source = make_provider(name, settings)
         service = IngestionService(store, source, clock=runtime(ctx).clock, config=config)
@@ -100,17 +100,17 @@ def run(
     """The snapshot loop: the daily snapshot just after 00:00 UTC, intraday ones every
     COINSEASON_INGEST_INTERVAL_MINUTES; one process ingests at a time (others stand by). Stops on Ctrl-C."""
     with errors(), open_db(db) as store:
-        settings = Settings()
-        name = provider or settings.ingest_provider or ProviderName.COINGECKO
+        settings = Settings.from_env()
+        name = provider or settings.ingest.provider or ProviderName.COINGECKO
         source = make_provider(name, settings)
-        references = [make_provider(n, settings) for n in settings.ingest_cross_check if n != name]
+        references = [make_provider(n, settings) for n in settings.ingest.cross_check if n != name]
         service = IngestionService(
             store, source, clock=runtime(ctx).clock, config=ingest_config(settings, top=top), references=references
         )
-        configure_logging(settings.log_level, json=settings.log_json)  # each snapshot is logged with its counts
+        configure_logging(settings.log.level, json=settings.log.json_lines)  # each snapshot is logged with its counts
         err.print(
             f"ingesting {source.source} into {store.url}: daily snapshot after 00:00 UTC, intraday every"
-            f" {settings.ingest_interval_minutes:g} min (Ctrl-C stops)",
+            f" {settings.ingest.interval_minutes:g} min (Ctrl-C stops)",
             highlight=False,
         )
 

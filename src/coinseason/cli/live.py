@@ -63,8 +63,8 @@ def live(
     """Intraday Altcoin Season Index and BTC dominance from live exchange prices × last known supply; the W-day
     returns start from the store's daily prices W days before today (UTC)."""
     with errors():
-        settings = Settings()
-        stream = url or settings.exchange_ws_url
+        settings = Settings.from_env()
+        stream = url or settings.live.exchange_ws_url
         with open_db(db) as store:
             board = board_from_store(
                 AnalyticsService(store),
@@ -78,7 +78,7 @@ def live(
             )
         printer = _json_line if fmt is LiveFormat.JSON else _readable_line
         runner = LiveIndex(
-            board, stream, publish=printer, min_interval=every, heartbeat=settings.live_heartbeat_seconds
+            board, stream, publish=printer, min_interval=every, heartbeat=settings.live.heartbeat_seconds
         )
         err.print(
             f"coinseason live: {len(board.coin_ids)} coins mapped, top {top}, {window} days, from {stream}",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import typer
 
 from coinseason.clock import Clock, utc_now
-from coinseason.settings import HANDOFF_ENV, Settings
+from coinseason.settings import HANDOFF_ENV, Settings, default_db_path
 from coinseason.store import Store, open_store
 
 SERVER_FACTORY = "coinseason.server:create_app_from_handoff"
@@ -26,9 +26,9 @@ def launch_server(settings: Settings) -> None:
     uvicorn.run(
         SERVER_FACTORY,
         factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers if settings.workers > 1 else None,
+        host=settings.api.host,
+        port=settings.api.port,
+        workers=settings.api.workers if settings.api.workers > 1 else None,
         access_log=False,
         log_config=None,
     )
@@ -49,8 +49,8 @@ def runtime(ctx: typer.Context) -> Runtime:
 
 @contextmanager
 def open_db(db: str | None) -> Iterator[Store]:
-    """The store named by ``--db`` (else the settings' default), closed on exit."""
-    store = open_store(db or Settings().db)
+    """The store named by ``--db`` (typer reads ``COINSEASON_DB`` into it), else the default file; closed on exit."""
+    store = open_store(db or default_db_path())
     try:
         yield store
     finally:

@@ -11,7 +11,6 @@ from coinseason.cli.importing import import_with_progress, print_report
 from coinseason.cli.options import DbOption, SourceOption
 from coinseason.cli.output import err, errors
 from coinseason.cli.runtime import open_db, runtime
-from coinseason.errors import ConfigError
 from coinseason.logs import configure_logging
 from coinseason.providers.files import FileFormat
 from coinseason.settings import Settings
@@ -40,13 +39,14 @@ def serve(
     ] = None,
 ) -> None:
     """The API service (and its docs at /docs) over the store; imports a file first when one is given."""
-    given = {"host": host, "port": port, "workers": workers, "db": db, "live": live, "ingest": ingest}
-    overrides = {k: v for k, v in given.items() if v is not None}
     run = runtime(ctx)
     with errors():
-        settings = Settings(**overrides)  # type: ignore[arg-type]
-        if settings.workers > 1 and not settings.db.startswith(("postgresql://", "postgres://")):
-            raise ConfigError("several workers need a PostgreSQL store (--db postgresql://…): DuckDB has one writer")
+        settings = Settings.from_env(  # the options win over the environment; the validators see both
+            db=db,
+            api=_given(host=host, port=port, workers=workers),
+            live=_given(run=live),
+            ingest=_given(run=ingest),
+        )
         if import_path is not None:
             with open_db(settings.db) as store:
                 print_report(import_with_progress(store, import_path, fmt, source=source, coin=None, clock=run.clock))
@@ -54,9 +54,14 @@ def serve(
             sources = store.sources()
         summary = ", ".join(f"{s.source} to {s.last_date}" for s in sources) or "no data yet (import a file)"
         err.print(
-            f"coinseason serving http://{settings.host}:{settings.port} (docs at /docs) · store "
+            f"coinseason serving http://{settings.api.host}:{settings.api.port} (docs at /docs) · store "
             f"{settings.db} · {summary}",
             highlight=False,
         )
-        configure_logging(settings.log_level, json=settings.log_json)
+        configure_logging(settings.log.level, json=settings.log.json_lines)
     run.run_server(settings)
+
+
+def _given(**options: object) -> dict[str, object]:
+    """The options the user gave (typer leaves the others None)."""
+    return {name: value for name, value in options.items() if value is not None}

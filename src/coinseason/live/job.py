@@ -65,14 +65,14 @@ class LiveJob:
             "live feed: %s of %d coins mapped to exchange pairs (the others carried), reading %s",
             board.method.get("n_mapped_coins"),
             len(board.coin_ids),
-            settings.exchange_ws_url,
+            settings.live.exchange_ws_url,
         )
         live = LiveIndex(
             board,
-            settings.exchange_ws_url,
+            settings.live.exchange_ws_url,
             publish=lambda snap: hooks.push_intraday(snap.to_dict()),
-            min_interval=settings.live_push_seconds,
-            heartbeat=settings.live_heartbeat_seconds,
+            min_interval=settings.live.push_seconds,
+            heartbeat=settings.live.heartbeat_seconds,
             reference=self.reference,
         )
         task = asyncio.create_task(live.run(), name="coinseason-live")
@@ -96,11 +96,11 @@ class LiveJob:
                 return board_from_store(  # on the loop: the store is the app's, used from its thread
                     hooks.analytics,
                     today=_today(hooks),
-                    source=self.settings.default_source,
+                    source=self.settings.api.default_source,
                     top=self.top,
                     window=self.window,
                     exclude=self.exclude,
-                    stale_after=self.settings.live_stale_after_seconds,
+                    stale_after=self.settings.live.stale_after_seconds,
                 )
             except CoinseasonError as exc:
                 log.warning("live feed not started: %s (retrying in %.0f s)", exc, self.retry_seconds)

@@ -59,7 +59,7 @@ from coinseason.providers.http import (
     json_timestamp,
     plan_and_policy,
 )
-from coinseason.settings import Settings
+from coinseason.settings import CoinGeckoSettings
 
 __all__ = ["COINGECKO_PLANS", "PAGE_SIZE", "CoinGeckoProvider"]
 
@@ -120,16 +120,16 @@ class CoinGeckoProvider(PlanProvider):
         self._refetch = refetch
 
     @classmethod
-    def from_settings(cls, settings: Settings, **kwargs: Any) -> CoinGeckoProvider:
+    def from_settings(cls, settings: CoinGeckoSettings, **kwargs: Any) -> CoinGeckoProvider:
         """The provider the ``COINSEASON_COINGECKO_*`` settings describe (keyword arguments are passed on)."""
         if "policy" not in kwargs:
-            limit = settings.coingecko_calls_per_minute or COINGECKO_PLANS[settings.coingecko_plan].calls_per_minute
-            kwargs["policy"] = OutboundPolicy(calls_per_minute=limit, timeout=settings.provider_timeout_seconds)
+            limit = settings.calls_per_minute or COINGECKO_PLANS[settings.plan].calls_per_minute
+            kwargs["policy"] = OutboundPolicy(calls_per_minute=limit, timeout=settings.timeout_seconds)
         return cls(
-            settings.coingecko_plan,
-            api_key=settings.coingecko_api_key,
-            base_url=settings.coingecko_url,
-            calls_per_minute=settings.coingecko_calls_per_minute,
+            settings.plan,
+            api_key=None if settings.api_key is None else settings.api_key.get_secret_value(),
+            base_url=settings.url,
+            calls_per_minute=settings.calls_per_minute,
             **kwargs,
         )
 

@@ -61,7 +61,7 @@ from coinseason.providers.http import (
     json_timestamp,
     plan_and_policy,
 )
-from coinseason.settings import Settings
+from coinseason.settings import CmcSettings
 
 __all__ = ["CMC_PLANS", "LISTING_PAGE", "CoinMarketCapProvider", "check_cmc_status", "cmc_coin_id"]
 
@@ -150,16 +150,16 @@ class CoinMarketCapProvider(PlanProvider):
         """Sum of ``status.credit_count`` over the answers received."""
 
     @classmethod
-    def from_settings(cls, settings: Settings, **kwargs: Any) -> CoinMarketCapProvider:
+    def from_settings(cls, settings: CmcSettings, **kwargs: Any) -> CoinMarketCapProvider:
         """The provider the ``COINSEASON_CMC_*`` settings describe (keyword arguments are passed on)."""
         if "policy" not in kwargs:
-            limit = settings.cmc_calls_per_minute or CMC_PLANS[settings.cmc_plan].calls_per_minute
-            kwargs["policy"] = OutboundPolicy(calls_per_minute=limit, timeout=settings.provider_timeout_seconds)
+            limit = settings.calls_per_minute or CMC_PLANS[settings.plan].calls_per_minute
+            kwargs["policy"] = OutboundPolicy(calls_per_minute=limit, timeout=settings.timeout_seconds)
         return cls(
-            settings.cmc_api_key,
-            settings.cmc_plan,
-            base_url=settings.cmc_url,
-            calls_per_minute=settings.cmc_calls_per_minute,
+            None if settings.api_key is None else settings.api_key.get_secret_value(),
+            settings.plan,
+            base_url=settings.url,
+            calls_per_minute=settings.calls_per_minute,
             **kwargs,
         )
 

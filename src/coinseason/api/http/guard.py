@@ -133,9 +133,9 @@ class FrontDoor:
         self.cache = cache
         self.verify_key = verify_key
         self.prefix = prefix
-        self.access = AccessLog(metrics=metrics, lines=settings.access_log)
+        self.access = AccessLog(metrics=metrics, lines=settings.api.access_log)
         self._verified: dict[bytes, tuple[str, float]] = {}
-        origins = settings.cors_origins
+        origins = settings.api.cors_origins
         self.cors: ASGIApp | None = None
         if origins:
             self.cors = CORSMiddleware(
@@ -188,8 +188,8 @@ class FrontDoor:
             await _refuse(scope, send, 400, "API keys go in the X-API-Key header, never in the URL")
             return
         settings = self.settings
-        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-            await _refuse(scope, send, 413, f"request body over {settings.max_body_bytes} bytes")
+        if length is not None and (not length.isdigit() or int(length) > settings.api.max_body_bytes):
+            await _refuse(scope, send, 413, f"request body over {settings.api.max_body_bytes} bytes")
             return
         identity, limit = await self._identity(scope, key)
         if identity is None:
@@ -240,15 +240,15 @@ class FrontDoor:
         """(identity, its per-minute limit); identity None = refuse (limit 1: key missing, 0: key invalid)."""
         settings = self.settings
         if key is None:
-            if not settings.allow_anonymous:
+            if not settings.api.allow_anonymous:
                 return None, 1
             client = scope.get("client") or ("unknown", 0)
-            return f"anon:{client[0]}", settings.anonymous_rate_limit_per_minute
+            return f"anon:{client[0]}", settings.api.anonymous_rate_limit_per_minute
         digest = hashlib.sha256(key).digest()
         now = time.monotonic()
         known = self._verified.get(digest)
         if known is not None and now - known[1] < KEY_CACHE_SECONDS:
-            return known[0], settings.rate_limit_per_minute
+            return known[0], settings.api.rate_limit_per_minute
         record = await asyncio.to_thread(self.verify_key, key.decode("latin-1"))  # store I/O: off the loop
         if record is None:
             self._verified.pop(digest, None)
@@ -256,7 +256,7 @@ class FrontDoor:
         if len(self._verified) > 10_000:
             self._verified.clear()
         self._verified[digest] = (f"key:{record.prefix}", now)
-        return f"key:{record.prefix}", settings.rate_limit_per_minute
+        return f"key:{record.prefix}", settings.api.rate_limit_per_minute
 
 
 async def _refuse(scope: Scope, send: Send, status: int, detail: str, headers: Headers | None = None) -> None:

@@ -89,8 +89,8 @@ def readyz(state: StateDep) -> Response:
         newest = max(s.last_date for s in sources)
         as_of = dt.datetime.combine(newest, dt.time(), dt.UTC)
         age = (state.clock() - as_of).total_seconds() / 3600
-        if age > state.settings.stale_after_hours:
-            reasons.append(f"data is {age:.0f} h old (limit {state.settings.stale_after_hours:.0f} h)")
+        if age > state.settings.api.stale_after_hours:
+            reasons.append(f"data is {age:.0f} h old (limit {state.settings.api.stale_after_hours:.0f} h)")
     # a stale ingestion is shown, not a reason to refuse traffic: the data age above decides readiness, and every
     # replica shares the one ingestor's fate (taking them all out would serve nothing)
     jobs = state.job_statuses()

@@ -22,7 +22,7 @@ async def stream(websocket: WebSocket) -> None:
     feed makes them. Messages over the size limit close the socket."""
     state: ApiState = websocket.app.state.api
     await websocket.accept()
-    limit = state.settings.max_ws_message_bytes
+    limit = state.settings.api.max_ws_message_bytes
     sub = None
     sender: asyncio.Task[None] | None = None
     try:

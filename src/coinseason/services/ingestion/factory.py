@@ -27,23 +27,23 @@ def make_provider(name: str, settings: Settings, *, clock: Clock = utc_now) -> M
     """The live provider ``name`` (``coingecko`` or ``cmc``) as the ``COINSEASON_*`` settings describe it;
     ``clock`` dates its snapshots."""
     if name == "cmc":
-        return CoinMarketCapProvider.from_settings(settings, clock=clock)
-    return CoinGeckoProvider.from_settings(settings, clock=clock)
+        return CoinMarketCapProvider.from_settings(settings.cmc, clock=clock)
+    return CoinGeckoProvider.from_settings(settings.coingecko, clock=clock)
 
 
 def ingest_config(settings: Settings, *, top: int | None = None, batch: int = 20) -> IngestConfig:
     """Ingestion parameters from the settings (``COINSEASON_INGEST_*``)."""
     return IngestConfig(
-        top=settings.ingest_top if top is None else top,
-        schedule=Schedule(dt.timedelta(minutes=settings.ingest_interval_minutes)),
+        top=settings.ingest.top if top is None else top,
+        schedule=Schedule(dt.timedelta(minutes=settings.ingest.interval_minutes)),
         gates=GateConfig(
-            spike_factor=settings.ingest_spike_factor,
-            supply_factor=settings.ingest_supply_jump_factor,
-            deviation=settings.ingest_cross_check_threshold,
-            heartbeat=dt.timedelta(minutes=settings.ingest_heartbeat_minutes),
+            spike_factor=settings.ingest.spike_factor,
+            supply_factor=settings.ingest.supply_jump_factor,
+            deviation=settings.ingest.cross_check_threshold,
+            heartbeat=dt.timedelta(minutes=settings.ingest.heartbeat_minutes),
         ),
         batch_coins=batch,
-        dominance_threshold=settings.ingest_dominance_threshold,
+        dominance_threshold=settings.ingest.dominance_threshold,
     )
 
 
@@ -73,10 +73,10 @@ class IngestionJob:
         settings = self.settings
         hooks.register_status("ingestion", self._status_dict)
         async with contextlib.AsyncExitStack() as stack:  # whatever was opened is closed, even if a later step fails
-            provider = make_provider(settings.ingest_provider or "coingecko", settings, clock=hooks.clock)
+            provider = make_provider(settings.ingest.provider or "coingecko", settings, clock=hooks.clock)
             stack.push_async_callback(provider.aclose)
             references = []
-            for name in settings.ingest_cross_check:
+            for name in settings.ingest.cross_check:
                 if name != provider.source:
                     references.append(make_provider(name, settings, clock=hooks.clock))
                     stack.push_async_callback(references[-1].aclose)
