@@ -23,6 +23,7 @@ __all__ = [
     "IngestSettings",
     "LiveSettings",
     "LogSettings",
+    "ProviderSettings",
     "Settings",
     "StoreSettings",
     "default_db_path",
@@ -125,38 +126,35 @@ class IngestSettings(BaseSettings):
     )
 
 
-class CoinGeckoSettings(BaseSettings):
+class ProviderSettings(BaseSettings):
+    """What every market-data provider takes: a key, a call budget and a time-out."""
+
+    api_key: SecretStr | None = Field(default=None, description="the plan's API key")
+    calls_per_minute: int | None = Field(default=None, ge=1, description="overrides the plan's limit")
+    timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias="COINSEASON_PROVIDER_TIMEOUT_SECONDS",
+        description="time-out of one provider request",
+    )
+
+
+class CoinGeckoSettings(ProviderSettings):
     """The CoinGecko provider (``COINSEASON_COINGECKO_*``)."""
 
     model_config = _env("COINSEASON_COINGECKO_")
 
     url: str | None = Field(default=None, description="CoinGecko base URL; default: the plan's own")
-    api_key: SecretStr | None = Field(default=None, description="demo or pro key")
     plan: Literal["keyless", "demo", "pro"] = "keyless"
-    calls_per_minute: int | None = Field(default=None, ge=1, description="overrides the plan's limit")
-    timeout_seconds: float = Field(
-        default=10.0,
-        gt=0,
-        validation_alias="COINSEASON_PROVIDER_TIMEOUT_SECONDS",
-        description="time-out of one provider request",
-    )
 
 
-class CmcSettings(BaseSettings):
+class CmcSettings(ProviderSettings):
     """The CoinMarketCap provider (``COINSEASON_CMC_*``)."""
 
     model_config = _env("COINSEASON_CMC_")
 
     url: str = Field(default="https://pro-api.coinmarketcap.com", description="CoinMarketCap base URL")
-    api_key: SecretStr | None = None
     plan: Literal["basic", "hobbyist", "startup", "standard", "professional", "enterprise"] = "basic"
-    calls_per_minute: int | None = Field(default=None, ge=1, description="overrides the plan's limit")
-    timeout_seconds: float = Field(
-        default=10.0,
-        gt=0,
-        validation_alias="COINSEASON_PROVIDER_TIMEOUT_SECONDS",
-        description="time-out of one provider request",
-    )
 
 
 class LiveSettings(BaseSettings):
