@@ -454,26 +454,35 @@ def _tagged(db: str) -> str:
 
 
 _WRITING = (
-    "SELECT xact_start FROM pg_stat_activity WHERE application_name = %s AND xact_start IS NOT NULL"
-    " AND (query ILIKE '%%cs_incoming%%' OR query ILIKE '%%delta%%' OR query ILIKE '%%advisory_xact%%')"
+    "SELECT xact_start, left(query, 40) FROM pg_stat_activity WHERE application_name = %s"
+    " AND xact_start IS NOT NULL AND (query ILIKE '%%cs_incoming%%' OR query ILIKE '%%WITH delta%%')"
 )
 
 
+@dataclass
+class WriterWatch:
+    """Whether the tagged writer's backend is inside a write transaction of the store (staging rows into
+    ``cs_incoming`` or upserting them), asked on one open connection; the first ``skip`` such transactions are let
+    through. ``caught`` is the statement it was running when it was seen."""
+
+    con: psycopg.Connection[tuple[Any, ...]]
+    skip: int = 0
+    seen: set[object] = field(default_factory=set)
+    caught: str = ""
+
+    def __call__(self) -> bool:
+        found = self.con.execute(_WRITING, (WRITE_TAG,)).fetchone()
+        if not found:
+            return False
+        self.seen.add(found[0])
+        self.caught = " ".join(str(found[1]).split())
+        return len(self.seen) > self.skip
+
+
 @contextlib.contextmanager
-def writer_watch(pg: PostgresCluster, *, skip: int = 0) -> Iterator[Callable[[], bool]]:
-    """A check, on one open connection, of whether the tagged writer's backend is inside a write transaction of
-    the store (staging or upserting rows), the first ``skip`` such transactions let through."""
-    seen: set[object] = set()
+def writer_watch(pg: PostgresCluster, *, skip: int = 0) -> Iterator[WriterWatch]:
     with psycopg.connect(f"{pg.server}/postgres", autocommit=True, connect_timeout=5) as con:
-
-        def writing() -> bool:
-            found = con.execute(_WRITING, (WRITE_TAG,)).fetchone()
-            if not found:
-                return False
-            seen.add(found[0])
-            return len(seen) > skip
-
-        yield writing
+        yield WriterWatch(con, skip)
 
 
 def _writer_gone(pg: PostgresCluster, *, timeout: float = 30.0) -> None:
@@ -552,7 +561,8 @@ def kill_import(setup: Setup, load: LoadLoop, reference: pl.DataFrame) -> FaultR
     _finish(_cli(import_args(setup.market, setup.db)))
     window, recovery = watch(load, start, killed_at)
     lost, duplicated = compare(reference, rows(setup.db, EXTRA_SOURCE))
-    note = f"{'killed mid-write' if caught else 'NOT caught mid-write'}; rows left by the killed import: {half}"
+    where = f"killed mid-write (in: {writing.caught})" if caught else "NOT caught mid-write"
+    note = f"{where}; rows left by the killed import: {half}"
     return result(
         setup, "kill -9 an import mid-write", window, recovery, lost=lost, duplicated=duplicated + half, note=note
     )
@@ -590,9 +600,8 @@ def kill_ingestion(setup: Setup, load: LoadLoop, provider: FakeProviderServer, r
     window, recovery = watch(load, start, killed_at)
     lost, duplicated = compare(reference, rows(setup.db, "coingecko"))
     resumed = "resumed" if "resumed after" in out else "started over"
-    note = (
-        f"{'killed mid-write' if caught else 'NOT caught mid-write'}; {partial} rows kept from whole batches, {resumed}"
-    )
+    where = f"killed mid-write of batch 2 (in: {writing.caught})" if caught else "NOT caught mid-write"
+    note = f"{where}; {partial} rows kept from whole batches, {resumed}"
     return result(
         setup, "kill -9 an ingestion mid-write", window, recovery, lost=lost, duplicated=duplicated, note=note
     )

@@ -53,8 +53,7 @@ def wait_until_blocked(url: str, holder: int, *, timeout: float = 30.0) -> None:
     a test that would hang."""
     deadline = time.monotonic() + timeout
     query = (
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND %s = ANY(pg_blocking_pids(pid))"
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND %s = ANY(pg_blocking_pids(pid))"
     )
     with psycopg.connect(url, autocommit=True) as con:
         while not (con.execute(query, (holder,)).fetchone() or [0])[0]:
