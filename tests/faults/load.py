@@ -115,6 +115,8 @@ class LoadLoop:
     max_seconds: float = 600.0
     timeout: float = 15.0
     """A request with no answer after this long counts as failed (and shows as the slowest latency)."""
+    pause: float = 0.0
+    """Seconds each thread waits between two requests (the tests keep the load light beside other tests)."""
     outcomes: list[Outcome] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _serial: itertools.count[int] = field(default_factory=itertools.count)
@@ -178,6 +180,8 @@ class LoadLoop:
                     outcome = _judge(sent, answer, self.known[probe], secrets)
                 with self._lock:
                     self.outcomes.append(outcome)
+                if self.pause:
+                    time.sleep(self.pause)
         finally:
             for client in clients:
                 client.close()

@@ -190,7 +190,7 @@ class Setup:
                 known[probe] = bodies.pop()
         return known
 
-    def load(self, *, threads: int = 4, max_seconds: float = 600.0) -> LoadLoop:
+    def load(self, *, threads: int = 4, max_seconds: float = 600.0, pause: float = 0.0) -> LoadLoop:
         probes = self.probes()
         return LoadLoop(
             servers=[self.server.url],
@@ -199,6 +199,7 @@ class Setup:
             secrets=self.secrets,
             threads=threads,
             max_seconds=max_seconds,
+            pause=pause,
         )
 
     def readiness(self) -> str:

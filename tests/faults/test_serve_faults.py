@@ -40,6 +40,8 @@ from tests.faults.scenarios import (
 )
 
 THREADS = 2
+PAUSE = 0.01
+"""Between two requests of a thread: a light load, beside the other tests on a 2-core machine."""
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +66,7 @@ def pg_load(postgres: tuple[Setup, LoadLoop]) -> Iterator[tuple[Setup, LoadLoop]
         secrets=template.secrets,
         threads=THREADS,
         max_seconds=300,
+        pause=PAUSE,
     ) as load:
         load.wait_for_requests(20)
         yield setup, load
@@ -137,7 +140,10 @@ def test_an_ingestion_killed_mid_write(pg_load: tuple[Setup, LoadLoop], provider
 
 
 def test_the_duckdb_server_killed_mid_ingestion(market: Market, tmp_path: Path) -> None:
-    with duckdb_setup(tmp_path, market, keys=2) as setup, setup.load(threads=THREADS, max_seconds=300) as load:
+    with (
+        duckdb_setup(tmp_path, market, keys=2) as setup,
+        setup.load(threads=THREADS, max_seconds=300, pause=PAUSE) as load,
+    ):
         load.wait_for_requests(20)
         found = kill_server_mid_ingestion(setup, load)
     assert_sound(found)
