@@ -11,6 +11,7 @@ CoinseasonError
 │   │   └── CircuitOpenError     the circuit breaker refuses calls until its cool-down ends
 │   ├── SnapshotRejected         too few rows of a snapshot passed the gates (also a ProviderError)
 │   ├── LeaseHeld                another process ingests this source (also a StoreError)
+│   ├── StoreUnavailable         the store's server is out of reach or its connection was lost (also a StoreError)
 │   ├── LimiterUnavailable       the shared rate limiter (Redis) did not answer
 │   └── InvalidationUnavailable  the invalidation channel (Redis) did not take the message
 ├── ProviderError                a data provider failed for good (refused key, exhausted quota, bad request)
@@ -84,6 +85,16 @@ class NoDataError(StoreError):
 
 class LeaseHeld(StoreError, TemporaryError):
     """Another process ingests this source right now."""
+
+
+class StoreUnavailable(StoreError, TemporaryError):
+    """The store's server refuses connections, is restarting, or dropped the connection: the same call may succeed
+    shortly. ``reason`` says why in words safe to show anyone (no host, user or password); the message itself may
+    name the store's URL and the driver's text, for logs and the command line."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class LimiterUnavailable(TemporaryError):

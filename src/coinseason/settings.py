@@ -23,6 +23,7 @@ __all__ = [
     "IngestSettings",
     "LiveSettings",
     "LogSettings",
+    "PostgresSettings",
     "ProviderSettings",
     "Settings",
     "StoreSettings",
@@ -56,6 +57,24 @@ class StoreSettings(BaseSettings):
 
 def _env(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, extra="ignore", populate_by_name=True)
+
+
+class PostgresSettings(BaseSettings):
+    """The connection pool of a PostgreSQL store (``COINSEASON_PG_*``); a DuckDB store ignores them.
+
+    The bound on a request while the database is out of reach: it waits at most ``timeout_seconds`` for a
+    connection (at most ``FAIL_FAST_SECONDS`` of :mod:`coinseason.store.postgres` once an attempt to connect has
+    failed and none has succeeded since), then is answered 503."""
+
+    model_config = _env("COINSEASON_PG_")
+
+    pool_size: int = Field(default=8, ge=1, le=100, description="most connections one process holds to PostgreSQL")
+    timeout_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="longest wait for a database connection before a request gets a 503"
+    )
+    connect_timeout_seconds: int = Field(
+        default=3, ge=1, le=60, description="one attempt to connect to PostgreSQL gives up after this"
+    )
 
 
 class ApiSettings(BaseSettings):
@@ -184,6 +203,7 @@ class Settings(BaseModel):
 
     db: str = Field(default_factory=lambda: StoreSettings().db, description="store path or URL (COINSEASON_DB)")
     api: ApiSettings = Field(default_factory=ApiSettings)
+    pg: PostgresSettings = Field(default_factory=PostgresSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     coingecko: CoinGeckoSettings = Field(default_factory=CoinGeckoSettings)
@@ -251,6 +271,7 @@ def _problems(exc: ValidationError) -> str:
 
 _CONCERNS: dict[str, type[BaseSettings]] = {
     "api": ApiSettings,
+    "pg": PostgresSettings,
     "log": LogSettings,
     "ingest": IngestSettings,
     "coingecko": CoinGeckoSettings,

@@ -46,13 +46,17 @@ def fresh_database() -> Iterator[str]:
             con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def wait_until_blocked(url: str, waiter: int, holder: int, *, timeout: float = 30.0) -> None:
-    """Return once the backend ``waiter`` waits for a lock ``holder`` holds (how a test forces the interleaving of a
-    race: the first transaction held open, the second arrived and queued behind it). The server is asked every
-    10 ms; ``timeout`` only guards against a test that would hang."""
+def wait_until_blocked(url: str, holder: int, *, timeout: float = 30.0) -> None:
+    """Return once some backend of the database waits for a lock the backend ``holder`` holds (how a test forces the
+    interleaving of a race: the first transaction held open, the second arrived and queued behind it; each test has
+    its own database, so the waiter is the test's). The server is asked every 10 ms; ``timeout`` only guards against
+    a test that would hang."""
     deadline = time.monotonic() + timeout
+    query = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND %s = ANY(pg_blocking_pids(pid))"
+    )
     with psycopg.connect(url, autocommit=True) as con:
-        while holder not in (con.execute("SELECT pg_blocking_pids(%s)", (waiter,)).fetchone() or [[]])[0]:
+        while not (con.execute(query, (holder,)).fetchone() or [0])[0]:
             if time.monotonic() > deadline:
-                raise AssertionError(f"backend {waiter} never waited for backend {holder}")
+                raise AssertionError(f"no backend ever waited for backend {holder}")
             time.sleep(0.01)

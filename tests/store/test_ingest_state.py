@@ -90,10 +90,10 @@ def test_a_taker_arriving_while_another_takes_the_lease_waits_and_loses(before: 
             taker = threading.Thread(
                 target=lambda: result.update(second=second.acquire_lease("ingest", "second", FIXED_NOW, TTL))
             )
-            with first._con.transaction():  # held open: the first take is done but not committed
+            with first.session() as con, con.transaction():  # held open: the first take is done but not committed
                 assert first.acquire_lease("ingest", "first", FIXED_NOW, TTL)
                 taker.start()
-                wait_until_blocked(url, second._con.info.backend_pid, first._con.info.backend_pid)
+                wait_until_blocked(url, con.info.backend_pid)
             taker.join(timeout=30)
             assert result == {"second": False}
             assert second.lease_holder("ingest") == "first"

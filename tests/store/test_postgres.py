@@ -82,10 +82,10 @@ def test_an_import_arriving_during_another_waits_and_counts_exactly(pg_url: str)
     results: dict[str, WriteCounts] = {}
     importer = threading.Thread(target=lambda: results.update(second=second.write_import(coin_frame, frame, RECORD)))
     try:
-        with first._con.transaction():  # held open: the first import is written, not committed
+        with first.session() as con, con.transaction():  # held open: the first import is written, not committed
             results["first"] = first.write_import(coin_frame, frame, RECORD)
             importer.start()
-            wait_until_blocked(pg_url, second._con.info.backend_pid, first._con.info.backend_pid)
+            wait_until_blocked(pg_url, con.info.backend_pid)
         importer.join(timeout=60)
         assert results == {
             "first": WriteCounts(added=len(rows), updated=0, unchanged=0),

@@ -115,7 +115,7 @@ def create_app(
     (:mod:`coinseason.server`).
     """
     owns_store = store is None
-    store = store or open_store(settings.db)
+    store = store or open_store(settings.db, pool=settings.pg)
     timeout = settings.api.redis_timeout_seconds
     redis_client = redis_from_url(settings.api.redis_url, timeout=timeout) if settings.api.redis_url else None
     if limiter is None:

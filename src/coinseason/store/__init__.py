@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coinseason.errors import ConfigError
+from coinseason.settings import PostgresSettings
 from coinseason.store.duckdb import DuckDBStore
 from coinseason.store.protocols import Store
 from coinseason.store.records import ApiKeyRecord, ImportRecord, SourceSummary, WriteCounts
@@ -28,15 +29,16 @@ __all__ = [
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def open_store(url: str | Path) -> Store:
-    """Open the store named by ``url``: a DuckDB file path, ``duckdb:///path`` or ``postgresql://…``."""
+def open_store(url: str | Path, *, pool: PostgresSettings | None = None) -> Store:
+    """Open the store named by ``url``: a DuckDB file path, ``duckdb:///path`` or ``postgresql://…`` (whose
+    connection pool ``pool`` sizes and bounds; the defaults of :class:`PostgresSettings` without it)."""
     text = str(url)
     if text.startswith("duckdb://"):
         return DuckDBStore(text.removeprefix("duckdb://"))  # duckdb:///abs, duckdb://rel, duckdb://:memory:
     if text.startswith(POSTGRES_SCHEMES):
         from coinseason.store.postgres import PostgresStore  # psycopg loads only when it is used
 
-        return PostgresStore(text)
+        return PostgresStore(text, pool=pool)
     if "://" in text:
         scheme = text.split("://", 1)[0]
         raise ConfigError(

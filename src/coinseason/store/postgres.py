@@ -3,6 +3,15 @@
 Same tables and semantics as :class:`~coinseason.store.duckdb.DuckDBStore`. Bulk data moves as CSV over the COPY
 protocol both ways (polars writes and parses it; PostgreSQL prints doubles in their shortest exact form, so every
 value comes back bit for bit). Nothing is cached in the process: every read asks the server.
+
+The connections come from a pool (:mod:`psycopg_pool`) that heals: a connection is checked as it is taken out (one
+empty query), and one whose backend was terminated or whose server restarted is thrown away and replaced; a read
+that loses its connection mid-way is tried once more on a fresh one (a write is not: it fails, rolled back). While
+the server is out of reach, a call waits at most ``timeout_seconds`` of :class:`~coinseason.settings.PostgresSettings`
+for a connection (:data:`FAIL_FAST_SECONDS` once a connection attempt has failed and none succeeded since), then
+raises :class:`~coinseason.errors.StoreUnavailable`, whose ``reason`` says why without naming the server. A failed
+connection attempt is retried in the background for :data:`RECONNECT_SECONDS` at most, about once a second; the next
+call then starts a new one at once, so the store serves again about a second after the server accepts connections.
 """
 
 from __future__ import annotations
@@ -11,16 +20,21 @@ import datetime as dt
 import io
 import re
 import threading
-from typing import Any, Final
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Final, Self, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import polars as pl
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from coinseason.data.tidy import COIN_SCHEMA, FEATURE_SCHEMA, OBSERVATION_KEY, OBSERVATION_SCHEMA, OBSERVATION_VALUES
-from coinseason.errors import StoreError
+from coinseason.errors import StoreError, StoreUnavailable
+from coinseason.settings import PostgresSettings
 from coinseason.store import sql as schema
 from coinseason.store.records import (
     SCHEMA_VERSION,
@@ -127,6 +141,17 @@ _LAST_SCHEMA: Final[dict[str, pl.DataType]] = {
 }
 _CHUNK: Final = 1 << 22
 
+FAIL_FAST_SECONDS: Final = 0.25
+"""How long a call waits for a connection once the server was found out of reach (an attempt to connect failed and
+none succeeded since): long enough for an attempt it starts itself to succeed on a server that is back."""
+RECONNECT_SECONDS: Final = 2.0
+"""How long the pool keeps retrying one failed connection attempt in the background (after 0 s, about 1 s and 2 s)
+before it gives up and leaves the next call to start a new one; psycopg_pool's default, 5 minutes of doubling
+delays, would keep a healed server unused for up to minutes."""
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+T = TypeVar("T")
+
 
 def redact(url: str) -> str:
     """``url`` with its password, if any, replaced by ``***``: safe to print and log."""
@@ -143,42 +168,215 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
+def connect_reason(exc: BaseException) -> str:
+    """Why an attempt to connect failed, in words that name no host, port, user or password."""
+    text = str(exc).lower()
+    state = getattr(exc, "sqlstate", None) or ""
+    for found, reason in (
+        (state == "57P03" or "starting up" in text, "the database server is starting up or shutting down"),
+        ("shutting down" in text, "the database server is shutting down"),
+        ("refused" in text, "the database server refuses connections"),
+        ("timeout" in text or "timed out" in text, "connecting to the database server timed out"),
+        (state == "53300" or "too many clients" in text, "the database server has no connection slot free"),
+        ("authentication" in text or "password" in text, "the database refused the credentials"),
+        ("does not exist" in text, "the database does not exist"),
+        ("translate host name" in text, "the database host name does not resolve"),
+    ):
+        if found:
+            return reason
+    return "the database server cannot be reached"
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a call on an open connection failed, in words that name no host, port, user or password."""
+    state = getattr(exc, "sqlstate", None) or ""
+    if state == "57P01":
+        return "the database connection was terminated by the server (an administrator or a shutdown)"
+    if state in ("57P02", "57P03"):
+        return "the database server is restarting"
+    if state.startswith("08") or isinstance(exc, psycopg.OperationalError) and state == "":
+        return "the database connection was lost"
+    if state == "57014":
+        return "the database cancelled the statement"
+    return f"the database reported a temporary failure (SQLSTATE {state})"
+
+
+class _Health:
+    """What the latest attempt to connect said: None when it succeeded (or none was made yet), else why it failed.
+    Written by the pool's worker threads, read by callers: a reference swap, atomic."""
+
+    def __init__(self) -> None:
+        self.down: str | None = None
+
+
+def _watched_connection(health: _Health) -> type[Connection]:
+    """A connection class that tells ``health`` how each attempt to connect went (the pool makes its connections
+    with it)."""
+
+    class WatchedConnection(psycopg.Connection[tuple[Any, ...]]):
+        @classmethod
+        def connect(cls, conninfo: str = "", **kwargs: Any) -> Self:
+            try:
+                con = super().connect(conninfo, **kwargs)
+            except psycopg.Error as exc:
+                health.down = connect_reason(exc)
+                raise
+            health.down = None
+            return con
+
+    return WatchedConnection
+
+
+def _alive(con: Connection) -> bool:
+    """Whether ``con`` still reaches its backend: one empty query (a round trip, no plan, no transaction)."""
+    if con.closed or con.broken:
+        return False
+    try:
+        con.execute("")
+    except psycopg.Error:
+        return False
+    return True
+
+
+def _configure(con: Connection) -> None:
+    con.execute(_SESSION)
+
+
 class PostgresStore:
     """Market store in a PostgreSQL database, named by a libpq URL (``postgresql://user@host:5432/db``).
 
-    One connection per store, in autocommit mode: each read sees every import committed before it, by any
-    process; each write is one explicit transaction. A lock makes one store safe to share between threads.
+    Connections come from a pool of at most ``pool.pool_size`` (:class:`~coinseason.settings.PostgresSettings`), in
+    autocommit mode: each read sees every import committed before it, by any process; each write is one explicit
+    transaction. Safe to share between threads: each call takes its own connection for its duration. Losing the
+    server is survived: see the module's docstring.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool: PostgresSettings | None = None) -> None:
         self.url = redact(url)
+        options = pool or PostgresSettings()
+        self._timeout = options.timeout_seconds
+        self._local = threading.local()
+        self._health = _Health()
         try:
             params: dict[str, Any] = dict(conninfo_to_dict(url))
-            params.setdefault("connect_timeout", 10)
-            params.setdefault("application_name", "coinseason")
-            self._con: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(**params, autocommit=True)
         except psycopg.Error as exc:
             raise StoreError(f"cannot open the PostgreSQL store {self.url}: {exc}") from exc
-        self._lock = threading.RLock()
+        params.setdefault("connect_timeout", options.connect_timeout_seconds)
+        params.setdefault("application_name", "coinseason")
+        params["autocommit"] = True
+        try:  # the first connection outside the pool: its failure says exactly why the store cannot open
+            first: Connection = psycopg.connect(**params)
+        except psycopg.Error as exc:
+            raise StoreUnavailable(
+                f"cannot open the PostgreSQL store {self.url}: {exc}", reason=connect_reason(exc)
+            ) from exc
         try:
-            self._migrate()
-        except BaseException:
-            self._con.close()
-            raise
+            _configure(first)
+            self._migrate(first)
+        finally:
+            first.close()
+        self._pool: ConnectionPool[Connection] = ConnectionPool(
+            kwargs=params,
+            connection_class=_watched_connection(self._health),
+            min_size=1,
+            max_size=options.pool_size,
+            configure=_configure,
+            timeout=self._timeout,
+            reconnect_timeout=RECONNECT_SECONDS,
+            name=f"coinseason {self.url}",
+            open=False,
+        )
+        self._pool.open(wait=False)
 
-    def _migrate(self) -> None:
+    def _migrate(self, con: Connection) -> None:
         try:
-            self._con.execute(_SESSION)
-            with self._con.transaction():
+            with con.transaction():
                 # concurrent first opens would race on CREATE TABLE IF NOT EXISTS: let them queue
-                self._con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCKS, _LOCK_MIGRATE))
-                self._con.execute(_DDL)
-                found = self._con.execute(schema.READ_VERSION).fetchall()
+                con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCKS, _LOCK_MIGRATE))
+                con.execute(_DDL)
+                found = con.execute(schema.READ_VERSION).fetchall()
                 if not found:
-                    self._con.execute(schema.pyformat(schema.WRITE_VERSION), (SCHEMA_VERSION,))
+                    con.execute(schema.pyformat(schema.WRITE_VERSION), (SCHEMA_VERSION,))
         except psycopg.Error as exc:
             raise StoreError(f"{self.url} is not a coinseason store: {exc}") from exc
         schema.check_version(self.url, found)
+
+    # -- connections ------------------------------------------------------------------------------------------
+
+    @property
+    def unreachable(self) -> str | None:
+        """Why the latest attempt to connect failed, or None when it succeeded: words that name no server."""
+        return self._health.down
+
+    @contextmanager
+    def session(self) -> Iterator[Connection]:
+        """One connection for every call this thread makes on the store inside the block (a transaction opened on
+        it spans them all): what a test needs to hold a write open; the store itself takes one per call."""
+        if getattr(self._local, "con", None) is not None:
+            raise StoreError("a store session is already open in this thread")
+        con = self._checkout()
+        self._local.con = con
+        try:
+            yield con
+        finally:
+            self._local.con = None
+            self._pool.putconn(con)
+
+    def _checkout(self) -> Connection:
+        """A live connection from the pool; broken ones met on the way are handed back (the pool replaces them).
+        Waits at most the store's timeout, FAIL_FAST_SECONDS while the server is known to be out of reach."""
+        wait = self._timeout if self._health.down is None else min(self._timeout, FAIL_FAST_SECONDS)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                con = self._pool.getconn(timeout=max(deadline - time.monotonic(), 0.001))
+            except PoolTimeout as exc:
+                reason = self._health.down or f"no database connection was free within {wait:g} s"
+                raise StoreUnavailable(f"{self.url}: {reason} ({exc})", reason=reason) from exc
+            if _alive(con):
+                return con
+            self._pool.putconn(con)  # its status is unknown: the pool closes it and connects anew
+            if time.monotonic() >= deadline:
+                reason = self._health.down or "the database connections were lost"
+                raise StoreUnavailable(f"{self.url}: {reason}", reason=reason)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        """This thread's session connection, else one from the pool for the block."""
+        pinned: Connection | None = getattr(self._local, "con", None)
+        if pinned is not None:
+            yield pinned
+            return
+        con = self._checkout()
+        try:
+            yield con
+        finally:
+            self._pool.putconn(con)
+
+    def _failure(self, exc: psycopg.Error, doing: str) -> StoreError:
+        """The store error for ``exc``, raised while ``doing``: StoreUnavailable when the server or the connection
+        failed (an operational error), else a plain StoreError."""
+        message = f"{doing}: {exc}"
+        if isinstance(exc, psycopg.OperationalError):
+            return StoreUnavailable(message, reason=failure_reason(exc))
+        return StoreError(message)
+
+    def _read(self, run: Callable[[Connection], T], doing: str) -> T:
+        """``run(connection)``, tried once more on a fresh connection when its connection broke under it (a read
+        can be repeated; inside a session it is not, the session's transaction being gone with the connection)."""
+        for attempt in (1, 2):
+            con: Connection | None = None
+            try:
+                with self._connection() as con:
+                    return run(con)
+            except psycopg.OperationalError as exc:
+                pinned = getattr(self._local, "con", None) is not None
+                if attempt == 1 and not pinned and con is not None and (con.closed or con.broken):
+                    continue
+                raise self._failure(exc, doing) from exc
+            except psycopg.Error as exc:
+                raise self._failure(exc, doing) from exc
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     # -- writes ---------------------------------------------------------------------------------------------
 
@@ -198,8 +396,10 @@ class PostgresStore:
             incoming_coins = coins.select(pl.col(c).cast(t) for c, t in COIN_SCHEMA.items())
         except pl.exceptions.PolarsError as exc:
             raise StoreError(f"import into {self.url} failed, nothing was written: {exc}") from exc
+        failed = f"import into {self.url} failed, nothing was written"
+        committing = False
         try:
-            with self._lock, self._con.transaction(), self._con.cursor() as cur:
+            with self._connection() as con, con.transaction(), con.cursor() as cur:
                 # one import at a time, so that added/updated/unchanged are exact under concurrent imports
                 cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCKS, _LOCK_IMPORT))
                 cur.execute(_STAGE)
@@ -216,8 +416,13 @@ class PostgresStore:
                 cur.execute(schema.pyformat(schema.INSERT_IMPORT), schema.import_row(record, counts))
                 if cursor is not None:
                     cur.execute(_SAVE_CURSOR, (cursor.name, cursor.value, utc(record.imported_at)))
+                committing = True  # the block's end commits
         except psycopg.Error as exc:
-            raise StoreError(f"import into {self.url} failed, nothing was written: {exc}") from exc
+            if committing:
+                failed = (
+                    f"import into {self.url} may or may not have landed (lost at its commit; importing again is safe)"
+                )
+            raise self._failure(exc, failed) from exc
         return WriteCounts(added=counts[0], updated=counts[1], unchanged=counts[2])
 
     def write_classification(self, source: str, classes: pl.DataFrame) -> None:
@@ -225,7 +430,7 @@ class PostgresStore:
             pl.col(c).cast(pl.String) for c in ("coin_id", "token_class", "class_basis", "class_source")
         )
         try:
-            with self._lock, self._con.transaction(), self._con.cursor() as cur:
+            with self._connection() as con, con.transaction(), con.cursor() as cur:
                 cur.execute(
                     'CREATE TEMP TABLE cs_classes (coin_id VARCHAR COLLATE "C", token_class VARCHAR,'
                     " class_basis VARCHAR, class_source VARCHAR) ON COMMIT DROP"
@@ -233,31 +438,38 @@ class PostgresStore:
                 _copy_in(cur, "cs_classes", frame)
                 cur.execute(schema.pyformat(schema.CLASSIFY.format(staged="cs_classes")), (source,))
         except psycopg.Error as exc:
-            raise StoreError(f"classification of {source} not written: {exc}") from exc
+            raise self._failure(exc, f"classification of {source} not written") from exc
 
     # -- reads ----------------------------------------------------------------------------------------------
 
     def _copy_frame(self, query: str, params: tuple[Any, ...], schema: dict[str, pl.DataType]) -> pl.DataFrame:
         """The rows of ``query`` as a frame of ``schema``, sent as CSV through COPY (the fast way out)."""
         statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT CSV)").format(sql.SQL(query))
-        buffer = io.BytesIO()
-        try:
-            with self._lock, self._con.cursor() as cur, cur.copy(statement, params) as copy:
+
+        def copy_out(con: Connection) -> io.BytesIO:
+            buffer = io.BytesIO()
+            with con.cursor() as cur, cur.copy(statement, params) as copy:
                 for block in copy:  # one block per row
                     buffer.write(block)
-        except psycopg.Error as exc:
-            raise StoreError(f"reading {self.url} failed: {exc}") from exc
+            return buffer
+
+        buffer = self._read(copy_out, f"reading {self.url} failed")
         if not buffer.tell():
             return pl.DataFrame(schema=schema)
         buffer.seek(0)
         return pl.read_csv(buffer, has_header=False, schema=schema)
 
     def _rows(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return self._read(lambda con: con.execute(query, params).fetchall(), f"reading {self.url} failed")
+
+    def _write(self, query: str, params: tuple[Any, ...], doing: str) -> list[tuple[Any, ...]]:
+        """One statement in its own transaction (autocommit), not repeated when its connection breaks."""
         try:
-            with self._lock:
-                return self._con.execute(query, params).fetchall()
+            with self._connection() as con:
+                cur = con.execute(query, params)
+                return cur.fetchall() if cur.description is not None else []
         except psycopg.Error as exc:
-            raise StoreError(f"reading {self.url} failed: {exc}") from exc
+            raise self._failure(exc, doing) from exc
 
     def observations(
         self, source: str, *, columns: tuple[str, ...] = ("coin_id", "date", "price", "market_cap", "flags")
@@ -319,12 +531,15 @@ class PostgresStore:
 
     def add_api_key(self, prefix: str, name: str, secret_hash: str, created_at: dt.datetime) -> None:
         try:
-            with self._lock:
-                self._con.execute(schema.pyformat(schema.ADD_API_KEY), (prefix, name, secret_hash, utc(created_at)))
-        except psycopg.errors.UniqueViolation as exc:
-            raise StoreError(f"an API key with prefix {prefix!r} exists already") from exc
-        except psycopg.Error as exc:
-            raise StoreError(f"API key not written to {self.url}: {exc}") from exc
+            self._write(
+                schema.pyformat(schema.ADD_API_KEY),
+                (prefix, name, secret_hash, utc(created_at)),
+                f"API key not written to {self.url}",
+            )
+        except StoreError as exc:
+            if isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
+                raise StoreError(f"an API key with prefix {prefix!r} exists already") from exc.__cause__
+            raise
 
     def api_key(self, prefix: str) -> ApiKeyRecord | None:
         rows = self._rows(schema.pyformat(schema.API_KEY), (prefix,))
@@ -335,11 +550,9 @@ class PostgresStore:
         return [api_key_record(row) for row in rows]
 
     def revoke_api_key(self, prefix: str, at: dt.datetime) -> bool:
-        try:
-            with self._lock:
-                done = self._con.execute(schema.pyformat(schema.REVOKE_API_KEY), (utc(at), prefix)).fetchall()
-        except psycopg.Error as exc:
-            raise StoreError(f"API key {prefix!r} not revoked in {self.url}: {exc}") from exc
+        done = self._write(
+            schema.pyformat(schema.REVOKE_API_KEY), (utc(at), prefix), f"API key {prefix!r} not revoked in {self.url}"
+        )
         return bool(done)
 
     # -- ingestion state ------------------------------------------------------------------------------------
@@ -360,14 +573,23 @@ class PostgresStore:
         self, name: str, owner: str, now: dt.datetime, ttl: dt.timedelta, *, dead: str | None = None
     ) -> bool:
         # one statement: the row lock of ON CONFLICT makes concurrent takers queue, and exactly one wins
-        return bool(self._rows(_TAKE_LEASE, (name, owner, utc(now) + ttl, utc(now), dead or owner)))
+        taken = self._write(
+            _TAKE_LEASE,
+            (name, owner, utc(now) + ttl, utc(now), dead or owner),
+            f"lease {name!r} not taken in {self.url}",
+        )
+        return bool(taken)
 
     def lease_holder(self, name: str) -> str | None:
         rows = self._rows(schema.pyformat(schema.LEASE_HOLDER), (name,))
         return str(rows[0][0]) if rows else None
 
     def release_lease(self, name: str, owner: str) -> None:
-        self._rows("DELETE FROM ingest_leases WHERE name = %s AND owner = %s RETURNING name", (name, owner))
+        self._write(
+            "DELETE FROM ingest_leases WHERE name = %s AND owner = %s RETURNING name",
+            (name, owner),
+            f"lease {name!r} not released in {self.url}",
+        )
 
     # -- features and models --------------------------------------------------------------------------------
 
@@ -377,7 +599,7 @@ class PostgresStore:
         except pl.exceptions.PolarsError as exc:
             raise StoreError(f"feature rows not written to {self.url}: {exc}") from exc
         try:
-            with self._lock, self._con.transaction(), self._con.cursor() as cur:
+            with self._connection() as con, con.transaction(), con.cursor() as cur:
                 cur.execute(
                     'CREATE TEMP TABLE cs_features (series VARCHAR COLLATE "C", date DATE, known_at TIMESTAMPTZ,'
                     " value DOUBLE PRECISION) ON COMMIT DROP"
@@ -387,7 +609,7 @@ class PostgresStore:
                 found = cur.fetchone()
                 cur.execute(schema.UPSERT_FEATURES.format(staged="cs_features"))
         except psycopg.Error as exc:
-            raise StoreError(f"feature rows not written to {self.url}, nothing was: {exc}") from exc
+            raise self._failure(exc, f"feature rows not written to {self.url}, nothing was") from exc
         counts = found or (0, 0, 0)
         return WriteCounts(added=int(counts[0]), updated=int(counts[1]), unchanged=int(counts[2]))
 
@@ -401,12 +623,15 @@ class PostgresStore:
 
     def write_model(self, artifact: ModelArtifact) -> None:
         try:
-            with self._lock:
-                self._con.execute(schema.pyformat(schema.INSERT_MODEL), schema.model_row(artifact))
-        except psycopg.errors.UniqueViolation as exc:
-            raise StoreError(f"a model version {artifact.version!r} exists already") from exc
-        except psycopg.Error as exc:
-            raise StoreError(f"model {artifact.version!r} not written to {self.url}: {exc}") from exc
+            self._write(
+                schema.pyformat(schema.INSERT_MODEL),
+                schema.model_row(artifact),
+                f"model {artifact.version!r} not written to {self.url}",
+            )
+        except StoreError as exc:
+            if isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
+                raise StoreError(f"a model version {artifact.version!r} exists already") from exc.__cause__
+            raise
 
     def model(self, version: str | None = None) -> ModelArtifact | None:
         if version is not None:
@@ -416,8 +641,7 @@ class PostgresStore:
         return schema.model_artifact(rows[0]) if rows else None
 
     def close(self) -> None:
-        with self._lock:
-            self._con.close()
+        self._pool.close(timeout=5.0)
 
 
 def _copy_in(cur: psycopg.Cursor[tuple[Any, ...]], table: str, frame: pl.DataFrame) -> None:

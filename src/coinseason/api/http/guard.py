@@ -7,6 +7,10 @@ a WebSocket close), adds the rate-limit headers, and answers a GET/HEAD whose re
 (200, or 304 to a matching ``If-None-Match``) without calling FastAPI at all. Everything else passes on to the app,
 whose routes fill the cache.
 
+Nothing escapes it as the server's plain-text 500: a key check that finds the store out of reach is a problem+json
+503 (for a WebSocket, a close with code 1013, "try again later"), and any exception raised before the response
+started becomes a problem+json answer (503 for the store or another dependency out of reach, else 500).
+
 With CORS configured, a request carrying ``Origin`` goes through Starlette's CORS middleware between the request
 context and the guard, as before: preflights are answered there, before any key check, and every answer of the
 guard gets the CORS headers.
@@ -27,7 +31,8 @@ from coinseason.api.http.access import AccessLog, route_template, valid_request_
 from coinseason.api.http.cache import CachedResponse, Encoded, ResponseCache, cache_key
 from coinseason.api.http.limits import LimiterUnavailable, RateLimiter
 from coinseason.api.http.metrics import Metrics
-from coinseason.api.http.problems import PROBLEM_JSON, problem_bytes
+from coinseason.api.http.problems import PROBLEM_JSON, RETRY_AFTER_SECONDS, failure, problem_bytes
+from coinseason.errors import StoreError
 from coinseason.httpkit import accepts_gzip, etag_matches
 from coinseason.logs import request_id
 from coinseason.settings import Settings
@@ -47,6 +52,9 @@ _Fields = tuple[bytes | None, bytes | None, bytes | None, bytes | None]
 """X-API-Key, Content-Length, If-None-Match and Accept-Encoding of a request."""
 _KEY_WORDS = (b"key", b"token")
 """Every name of KEY_PARAMS holds one of these: a query string without them needs no parsing."""
+_RETRY_STORE = (b"retry-after", str(RETRY_AFTER_SECONDS).encode())
+WS_POLICY = 1008
+WS_TRY_AGAIN = 1013
 
 
 def _read_headers(scope: Scope) -> tuple[bytes | None, bool, _Fields]:
@@ -91,18 +99,22 @@ def _may_hold_a_key(query: bytes) -> bool:
 class _Exchange:
     """One request's way out: records the status, adds the request id (and the rate-limit headers) to the start."""
 
-    __slots__ = ("extra", "rid_header", "send", "status", "template")
+    __slots__ = ("extra", "rid_header", "send", "started", "status", "template")
 
     def __init__(self, send: Send, rid_header: tuple[bytes, bytes]) -> None:
         self.send = send
         self.rid_header = rid_header
         self.extra: Headers = []
+        self.started = False
+        """Whether a response (or a WebSocket accept or close) went out: after that no error answer can."""
         self.status = 500
         self.template: str | None = None
         """The route template of an answer made here (a cached response); None for refusals."""
 
     async def __call__(self, message: Message) -> None:
         """The ``send`` of the app behind: its response start gets the request id and the extra headers."""
+        if message["type"] in _PASS_ON_START or message["type"] == "websocket.close":
+            self.started = True
         if message["type"] in _PASS_ON_START:
             self.status = message.get("status", 101)
             headers = [(name, value) for name, value in message.get("headers", ()) if name.lower() != b"x-request-id"]
@@ -161,6 +173,11 @@ class FrontDoor:
                 await self.cors(scope, receive, exchange)
             else:
                 await self._guard(scope, receive, exchange, exchange, fields)
+        except Exception as exc:
+            if exchange.started:
+                raise
+            status, detail = failure(exc)
+            await _refuse(scope, exchange, status, detail, [_RETRY_STORE] if status == 503 else None, ws_code=1011)
         finally:
             if kind == "http":
                 template = exchange.template or route_template(scope)
@@ -191,7 +208,12 @@ class FrontDoor:
         if length is not None and (not length.isdigit() or int(length) > settings.api.max_body_bytes):
             await _refuse(scope, send, 413, f"request body over {settings.api.max_body_bytes} bytes")
             return
-        identity, limit = await self._identity(scope, key)
+        try:
+            identity, limit = await self._identity(scope, key)
+        except StoreError as exc:  # the key cannot be checked: the store is out of reach
+            status, detail = failure(exc)
+            await _refuse(scope, send, status, detail, [_RETRY_STORE], ws_code=WS_TRY_AGAIN)
+            return
         if identity is None:
             detail = "a valid API key is required in the X-API-Key header" if limit else "invalid or revoked API key"
             await _refuse(scope, send, 401, detail, [(b"www-authenticate", b"ApiKey")])
@@ -224,7 +246,7 @@ class FrontDoor:
                     status, headers = 200, [*chosen.headers_200, *rate_headers]
                     body = b"" if method == "HEAD" else chosen.body
                 if direct is not None:  # the hot path: the request id is added here, not by wrapping send
-                    direct.status, direct.template = status, entry.route
+                    direct.status, direct.template, direct.started = status, entry.route, True
                     headers.append(direct.rid_header)
                     send = direct.send
                 await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -259,10 +281,13 @@ class FrontDoor:
         return f"key:{record.prefix}", settings.api.rate_limit_per_minute
 
 
-async def _refuse(scope: Scope, send: Send, status: int, detail: str, headers: Headers | None = None) -> None:
-    """A problem+json answer, or for a WebSocket a close with code 1008 (policy violation) naming the reason."""
+async def _refuse(
+    scope: Scope, send: Send, status: int, detail: str, headers: Headers | None = None, *, ws_code: int = WS_POLICY
+) -> None:
+    """A problem+json answer, or for a WebSocket a close naming the reason (code 1008, policy violation, unless
+    ``ws_code`` says otherwise)."""
     if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})
+        await send({"type": "websocket.close", "code": ws_code, "reason": detail[:120]})
         return
     body = problem_bytes(status, detail, instance=scope["path"])
     raw = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()), *(headers or [])]

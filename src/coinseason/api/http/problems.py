@@ -1,7 +1,13 @@
-"""One JSON error shape for the whole API: RFC 9457 problem details, ``application/problem+json``."""
+"""One JSON error shape for the whole API: RFC 9457 problem details, ``application/problem+json``.
+
+A store that fails is a 503 with ``Retry-After`` whose detail names no host, user, path or password: the reason of a
+:class:`~coinseason.errors.StoreUnavailable` (the server refuses connections, a connection was lost, ...), else a
+general sentence; the full error is logged with the request id. Any other unexpected exception is a problem+json 500,
+never the server's plain-text page."""
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 
 import orjson
@@ -10,9 +16,46 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from coinseason.errors import CoinseasonError, ConfigError, DataError, NoDataError, StoreError
+from coinseason.errors import (
+    CoinseasonError,
+    ConfigError,
+    DataError,
+    NoDataError,
+    StoreError,
+    StoreUnavailable,
+    TemporaryError,
+)
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_SECONDS = 2
+"""``Retry-After`` of a 503 for a store that failed: about when a healed connection pool serves again."""
+INTERNAL_ERROR = "an unexpected error; it is logged with this request's id"
+
+log = logging.getLogger("coinseason.api")
+
+
+def store_detail(exc: StoreError) -> str:
+    """What a client is told about a failed store: why, in words that name no server, file or password."""
+    if isinstance(exc, StoreUnavailable):
+        return f"the store is unavailable: {exc.reason}; try again shortly"
+    return "the store could not answer; the error is logged with this request's id"
+
+
+def failure(exc: BaseException) -> tuple[int, str]:
+    """Status and safe detail of a request that failed with ``exc`` outside what a route answers on purpose: 503
+    for a store or a dependency out of reach (logged as a warning), else 500 (an unexpected exception is logged with
+    its traceback and not described)."""
+    if isinstance(exc, StoreError):
+        log.warning("store failure: %s", exc)
+        return 503, store_detail(exc)
+    if isinstance(exc, TemporaryError):
+        log.warning("temporary failure: %s", exc)
+        return 503, f"{exc}; try again shortly"
+    if isinstance(exc, CoinseasonError):  # raised on purpose: its message is meant for the caller
+        log.warning("request failed: %s", exc)
+        return 500, str(exc)
+    log.error("unexpected error", exc_info=exc)
+    return 500, INTERNAL_ERROR
 
 
 def problem_bytes(
@@ -71,17 +114,22 @@ async def _http(request: Request, exc: Exception) -> Response:
 
 async def _coinseason(request: Request, exc: Exception) -> Response:
     if isinstance(exc, NoDataError):
-        status = 404
-    elif isinstance(exc, ConfigError | DataError):
-        status = 422
-    elif isinstance(exc, StoreError):
-        status = 503
-    else:
-        status = 500
-    return problem(status, str(exc), instance=request.url.path)
+        return problem(404, str(exc), instance=request.url.path)
+    if isinstance(exc, ConfigError | DataError):
+        return problem(422, str(exc), instance=request.url.path)
+    status, detail = failure(exc)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    return problem(status, detail, instance=request.url.path, headers=headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """Starlette's last resort (it re-raises afterwards): a problem+json 500 instead of its plain-text page."""
+    status, detail = failure(exc)
+    return problem(status, detail, instance=request.url.path)
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(CoinseasonError, _coinseason)
+    app.add_exception_handler(Exception, _unexpected)

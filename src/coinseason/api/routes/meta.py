@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import orjson
 import polars as pl
@@ -15,8 +16,10 @@ from coinseason.api.models import Health, Methodology, Ready
 from coinseason.core.panel import DEFAULT_GAP_DAYS
 from coinseason.data.classification import load_curated
 from coinseason.data.tidy import TokenClass
-from coinseason.errors import CoinseasonError
+from coinseason.errors import CoinseasonError, StoreUnavailable
 from coinseason.services.analytics import METHODOLOGY_VERSION
+
+log = logging.getLogger("coinseason.api")
 
 router = APIRouter(prefix="/v1", tags=["methodology"], responses=NOT_MODIFIED)
 health_router = APIRouter(tags=["health"])
@@ -79,10 +82,11 @@ def readyz(state: StateDep) -> Response:
     age: float | None = None
     try:
         sources = state.store.sources()
-    except CoinseasonError as exc:
+    except CoinseasonError as exc:  # why, in words that name no server: the full error goes to the log
         store_ok = False
         sources = []
-        reasons.append(f"store unreachable: {exc}")
+        reasons.append(f"store unreachable: {exc.reason if isinstance(exc, StoreUnavailable) else 'see the log'}")
+        log.warning("readiness: the store failed: %s", exc)
     if store_ok and not sources:
         reasons.append("no data yet: import a file or start ingestion")
     if sources:

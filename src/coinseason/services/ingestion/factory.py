@@ -80,7 +80,7 @@ class IngestionJob:
                 if name != provider.source:
                     references.append(make_provider(name, settings, clock=hooks.clock))
                     stack.push_async_callback(references[-1].aclose)
-            store = open_store(settings.db)
+            store = open_store(settings.db, pool=settings.pg)
             stack.callback(store.close)
             self.service = IngestionService(
                 store,
