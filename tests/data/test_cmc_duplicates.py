@@ -177,3 +177,12 @@ def test_a_file_continues_a_coin_from_its_last_day_that_was_not_a_glitch(
     assert report.updated == 1  # day 2 judged again with day 3 beside it: a one-day spike, no longer pending
     flags = store.observations("cmc", columns=("coin_id", "date", "flags")).filter(pl.col("flags") != 0)
     assert flags.rows() == [("btc@2024-12-08", DAY0 + dt.timedelta(days=2), FLAG_MCAP_SPIKE)]
+
+
+def test_two_one_day_tracks_are_not_each_others_coin() -> None:
+    # QDOS on 2015-11-18 and 19: one row each, 25x apart; neither is a coin the other could be a glitch of
+    resolved = resolve_cmc_identities(
+        rows((0, 180, "QDOS", 0.003346, 3e5, 9e7), (1, 181, "QDOS", 0.0001304, 1.2e4, 9e7))
+    )
+    assert resolved["coin_id"].n_unique() == 2
+    assert attach_glitch_days(resolved, factor=10.0)[1] == 0

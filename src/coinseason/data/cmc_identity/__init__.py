@@ -52,7 +52,8 @@ showed both ``XAUt`` and ``XAUT``). Rows without a date, a symbol or a price get
    same symbol and first day gets ``~2`` (then ``~3``…), in rank order.
 
 5. **Glitch days** (:mod:`~coinseason.data.cmc_identity.glitches`). A track of one row on day ``d`` (not a
-   seed's) takes the id of another track ``U`` of its symbol when ``U`` has no row on ``d``, ``U``'s nearest row
+   seed's) takes the id of another track ``U`` of its symbol, of two rows at least (its seed counted), when ``U``
+   has no row on ``d``, ``U``'s nearest row
    before ``d`` (its seed included) and nearest row after ``d`` (those that exist, at least one within 7 days)
    are all over ``K×`` below the row's price, or all over ``K×`` above it, where ``K`` is the quality gates'
    spike factor (10). The gates then flag the day as the coin's one-day spike, kept out of every index. A

@@ -33,9 +33,10 @@ def attach_glitch_days(
     """``resolved`` (CMC rows with their ``coin_id``) with each one-day glitch given its coin's id, and how many.
 
     A glitch is the only row of a new id (not a seed's) on day ``d``, whose symbol (without case) another id ``U``
-    shows on rows around ``d`` but not on ``d``: ``U``'s nearest row before ``d`` (its seed included) and nearest
-    row after, at least one of them within ``SHORT_GAP_DAYS``, and the glitch's price over ``factor×`` every one of
-    them, or under ``1/factor×`` every one. Among several such ``U``, the nearest (then the first id) wins."""
+    with two rows at least (its seed counted) shows on rows around ``d`` but not on ``d``: ``U``'s nearest row
+    before ``d`` (its seed included) and nearest row after, at least one of them within ``SHORT_GAP_DAYS``, and the
+    glitch's price over ``factor×`` every one of them, or under ``1/factor×`` every one. Among several such ``U``,
+    the nearest (then the first id) wins."""
     if resolved.height == 0:
         return resolved, 0
     frame = resolved.with_row_index("_row").with_columns(
@@ -56,7 +57,7 @@ def attach_glitch_days(
         day, own = int(single["_day"]), str(single["coin_id"])
         best: tuple[int, str] | None = None
         for coin, coin_rows in rows.get(single["_key"], {}).items():
-            if coin == own or day in days[coin]:
+            if coin == own or day in days[coin] or len(coin_rows) < 2:  # a coin, not another one-day track
                 continue
             gap = _glitch_gap(coin_rows, day, float(single["_lp"]), bound)
             if gap is not None and (best is None or (gap, coin) < best):
