@@ -3,7 +3,8 @@
 CoinseasonError
 ├── ConfigError                  fix the configuration: settings, options, exclusion files, a call's parameters
 ├── DataError                    fix the input: data that is wrong
-│   └── FormatError              a file that is not of the stated format: refused whole
+│   ├── FormatError              a file that is not of the stated format: refused whole
+│   └── ImportRejected           a file none of whose rows passed the quality gates: nothing imported
 ├── TemporaryError               retry later: a dependency is busy or out of reach, nothing is wrong with the call
 │   ├── RetryableProviderError   a provider's 429, 5xx or time-out (also a ProviderError)
 │   │   ├── RetryLaterError      ... with the server's Retry-After
@@ -37,6 +38,16 @@ class DataError(CoinseasonError):
 
 class FormatError(DataError):
     """A file is not of the format it was said to be; nothing of it is loaded."""
+
+
+class ImportRejected(DataError):
+    """Every row of a file was rejected by the quality gates: nothing is written (no import log row either);
+    ``rejections`` counts them by reason."""
+
+    def __init__(self, message: str, *, rows_read: int, rejections: dict[str, int]) -> None:
+        super().__init__(message)
+        self.rows_read = rows_read
+        self.rejections = rejections
 
 
 class TemporaryError(CoinseasonError):

@@ -12,11 +12,14 @@ from coinseason.data.gates import (
     FLAG_PENDING,
     FLAG_SOURCE_DEVIATION,
     FLAG_SUPPLY_JUMP,
+    REASON_ABOVE_MARKET,
+    REASON_FIRST_DAY,
     REASON_MCAP_DEVIATION,
     REASON_PENDING,
     REASON_PRICE_DEVIATION,
     REASON_PRICE_DISPUTED,
     REASON_PRICE_SPIKE,
+    REASON_PROVIDER_GLITCH,
     REASON_SPIKE,
     REASON_STALE,
     REASON_SUPPLY_JUMP,
@@ -24,12 +27,14 @@ from coinseason.data.gates import (
     cross_check,
     gate_observations,
     jump_mask,
+    lead_mask,
     median_deviation,
+    reject_above_market,
     reject_stale,
     spike_mask,
 )
 from coinseason.data.quality import REASON_BAD_MCAP, REASON_BAD_PRICE, REASON_BAD_VOLUME
-from coinseason.data.tidy import FLAG_MCAP_SPIKE, conform_observations
+from coinseason.data.tidy import FLAG_MCAP_SPIKE, FLAG_PROVIDER_GLITCH, conform_observations
 from tests.conftest import COINGECKO_DAILY, shared_file
 
 DAY0 = dt.date(2024, 3, 1)
@@ -247,3 +252,46 @@ def test_a_one_day_price_spike_is_flagged_even_with_a_steady_market_cap() -> Non
     flags = report.good.sort("date")["flags"].to_list()
     assert [bool(f & FLAG_MCAP_SPIKE) for f in flags] == [False, False, True, False, False]
     assert report.flagged == {REASON_PRICE_SPIKE: 1}
+
+
+def test_lead_mask_flags_a_first_day_off_the_next_unless_the_next_is_a_spike() -> None:
+    none = np.zeros(4, dtype=bool)
+    assert lead_mask(np.array([1000.0, 10, 10, 10]), none, factor=10).tolist() == [True, False, False, False]
+    assert lead_mask(np.array([0.5, 10, 10]), none[:3], factor=10).tolist() == [True, False, False]
+    assert lead_mask(np.array([100.0, 10, 10]), none[:3], factor=10).tolist() == [False, False, False]  # not over
+    spiked = np.array([False, True, False, False])
+    assert lead_mask(np.array([10.0, 1000, 10, 10]), spiked, factor=10).tolist() == [False] * 4
+    assert lead_mask(np.array([5.0]), none[:1], factor=10).tolist() == [False]
+
+
+def test_a_first_day_off_the_rest_is_flagged_with_its_reason() -> None:
+    report = gate_observations(series("a", [10_000.0, 10.0, 10.0, 10.0]), today=TODAY, config=CONFIG)
+    assert flags_of(report.good) == [FLAG_MCAP_SPIKE, 0, 0, 0]
+    assert report.flagged == {REASON_FIRST_DAY: 1}
+    # a spike on the second day is the spike, not the first day
+    report = gate_observations(series("a", [10.0, 10_000.0, 10.0, 10.0]), today=TODAY, config=CONFIG)
+    assert flags_of(report.good) == [0, FLAG_MCAP_SPIKE, 0, 0]
+    assert report.flagged == {REASON_SPIKE: 1}
+
+
+def test_a_day_the_provider_marked_stays_out_whatever_the_gates_find() -> None:
+    marked = series("a", [10.0, 30.0, 10.0]).with_columns(
+        pl.Series("flags", [0, FLAG_MCAP_SPIKE | FLAG_PROVIDER_GLITCH, 0], dtype=pl.Int16)
+    )
+    report = gate_observations(marked, today=TODAY, config=CONFIG)  # 3x is no spike for K = 10
+    assert flags_of(report.good) == [0, FLAG_MCAP_SPIKE | FLAG_PROVIDER_GLITCH, 0]
+    assert report.flagged == {REASON_PROVIDER_GLITCH: 1}
+
+
+def test_stored_rows_are_the_market_new_rows_are_judged_by() -> None:
+    day1 = DAY0 + dt.timedelta(days=1)
+    stored = pl.concat([series(f"c{n}", [1e9], start=DAY0) for n in range(10)])
+    new = series("c0", [4e10], start=day1)
+    frame = pl.concat(
+        [new.with_columns(pl.lit(value=True).alias("_new")), stored.with_columns(pl.lit(value=False).alias("_new"))]
+    )
+    kept, counts = reject_above_market(frame)
+    assert counts == {REASON_ABOVE_MARKET: 1}  # 4e10 over 3x the whole market of the day before (1e10)
+    assert kept.height == 10
+    kept, counts = reject_above_market(frame, min_coins=11)
+    assert counts == {} and kept.height == 11  # ten coins are no market at 11

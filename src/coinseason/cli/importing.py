@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -13,30 +14,58 @@ from coinseason.cli.output import err, errors, out
 from coinseason.cli.runtime import open_db, runtime
 from coinseason.cli.summary import print_summary
 from coinseason.clock import Clock
+from coinseason.data.gates import GateConfig
+from coinseason.errors import ImportRejected
 from coinseason.providers.files import FileFormat
 from coinseason.services.analytics import AnalyticsService
-from coinseason.services.importing import ImportReport, ImportService
+from coinseason.services.importing import ImportReport, ImportService, gate_config
+from coinseason.settings import Settings
 from coinseason.store import Store
 from coinseason.vocab import DEFAULT_TOP, DEFAULT_WINDOW
 
 
 def print_report(report: ImportReport) -> None:
-    """The counts of an import, and each kind of rejection with its reason."""
+    """The counts of an import, then each kind of rejection and of flag with its reason and the gates' factors."""
+    flagged = sum(report.flagged.values())
     out.print(
         f"[bold]{report.path}[/] → source [cyan]{report.source}[/] ({report.format}): "
         f"{report.rows_read:,} rows read, [green]{report.added:,} added[/], {report.updated:,} updated, "
-        f"{report.unchanged:,} unchanged, [red]{report.rejected:,} rejected[/], {report.coins:,} coins"
+        f"{report.unchanged:,} unchanged, [red]{report.rejected:,} rejected[/], [yellow]{flagged:,} flagged[/], "
+        f"{report.coins:,} coins",
+        highlight=False,
     )
-    for reason, count in report.rejections.items():
-        out.print(f"  rejected {count:,}: {reason}")
+    print_reasons(report.rejections, report.flagged)
     if report.duplicates_merged:
-        out.print(f"  {report.duplicates_merged:,} identical duplicate rows kept once")
+        out.print(f"  {report.duplicates_merged:,} identical duplicate rows kept once", highlight=False)
+    if report.rejected or flagged:
+        gates = report.gates
+        out.print(
+            f"  gates: K = {gates.spike_factor:g} (spikes), supply jump over {gates.supply_factor:g}×",
+            style="dim",
+            highlight=False,
+        )
+
+
+def print_reasons(rejections: Mapping[str, int], flagged: Mapping[str, int]) -> None:
+    """One line per reason: rejected rows are not stored; flagged ones are, kept out of every index."""
+    for reason, count in rejections.items():
+        out.print(f"  rejected {count:,}: {reason}", highlight=False)
+    for reason, count in flagged.items():
+        out.print(f"  flagged {count:,} (stored, kept out of every index): {reason}", highlight=False)
 
 
 def import_with_progress(
-    store: Store, path: Path, fmt: FileFormat, *, source: str | None, coin: str | None, clock: Clock
+    store: Store,
+    path: Path,
+    fmt: FileFormat,
+    *,
+    source: str | None,
+    coin: str | None,
+    clock: Clock,
+    gates: GateConfig | None = None,
 ) -> ImportReport:
-    """Import a file with a progress bar on stderr."""
+    """Import a file with a progress bar on stderr; a file none of whose rows passed the gates prints its
+    rejections by reason and raises :class:`ImportRejected` (exit code 2)."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -49,7 +78,14 @@ def import_with_progress(
         def step(name: str, done: int, total: int) -> None:
             bar.update(task, description=f"import: {name}", completed=done, total=total)
 
-        return ImportService(store, clock=clock, progress=step).import_file(path, fmt, source=source, coin_id=coin)
+        service = ImportService(store, clock=clock, gates=gates, progress=step)
+        try:
+            return service.import_file(path, fmt, source=source, coin_id=coin)
+        except ImportRejected as exc:
+            bar.stop()
+            out.print(f"[bold]{path}[/]: {exc.rows_read:,} rows read, [red]all rejected[/]", highlight=False)
+            print_reasons(exc.rejections, {})
+            raise
 
 
 def import_(
@@ -60,9 +96,15 @@ def import_(
     coin: Annotated[str | None, typer.Option("--coin", help="Coin id (coingecko-market-chart)")] = None,
     db: DbOption = None,
 ) -> None:
-    """Import a file atomically and idempotently; prints rows added, updated and rejected."""
-    with errors(), open_db(db) as store:
-        print_report(import_with_progress(store, path, fmt, source=source, coin=coin, clock=runtime(ctx).clock))
+    """Import a file atomically and idempotently, through the quality gates; prints rows added, updated, rejected
+    and flagged, by reason (exit code 2 when every row is rejected: nothing is written)."""
+    with errors():
+        gates = gate_config(Settings.from_env())
+        with open_db(db) as store:
+            report = import_with_progress(
+                store, path, fmt, source=source, coin=coin, clock=runtime(ctx).clock, gates=gates
+            )
+        print_report(report)
 
 
 def run(
@@ -77,7 +119,10 @@ def run(
     """The main job: import a file (when given), then print the current season and a history summary."""
     with errors(), open_db(db) as store:
         if path is not None:
-            report = import_with_progress(store, path, fmt, source=source, coin=None, clock=runtime(ctx).clock)
+            gates = gate_config(Settings.from_env())
+            report = import_with_progress(
+                store, path, fmt, source=source, coin=None, clock=runtime(ctx).clock, gates=gates
+            )
             print_report(report)
             source = report.source
         print_summary(out, AnalyticsService(store), source=source, top=top, window=window)

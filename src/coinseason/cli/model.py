@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -16,7 +15,7 @@ import polars as pl
 import typer
 
 from coinseason.cli.options import DbOption, SourceOption, TopOption, WindowOption, day
-from coinseason.cli.output import errors, out
+from coinseason.cli.output import errors, json_text, out
 from coinseason.cli.runtime import open_db, runtime
 from coinseason.core.labels import ENTRY_GAP
 from coinseason.errors import ConfigError
@@ -192,7 +191,7 @@ def outlook(
             raise ConfigError(f"--format takes table or json, not {fmt!r}")
         result = OutlookService(store, clock=runtime(ctx).clock).outlook(day=day(date), version=version)
     if fmt == "json":
-        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.write(json_text(result) + "\n")
         return
     out.print(
         f"[bold]{result['date']}[/] ({result['source']}): season {result['season']}, index"

@@ -1,11 +1,13 @@
-"""What the commands print with: the two consoles, a frame as a table, CSV or JSON, and any
-:class:`~coinseason.errors.CoinseasonError` as one line on stderr and exit code 2."""
+"""What the commands print with: the two consoles, a frame as a table, CSV or JSON (strict: a value that is not a
+finite number is ``null``, never ``NaN`` or ``Infinity``), and any :class:`~coinseason.errors.CoinseasonError` as
+one line on stderr and exit code 2."""
 
 from __future__ import annotations
 
 import json
+import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import polars as pl
@@ -38,7 +40,7 @@ def emit(
         sys.stdout.write(frame.write_csv())
     elif fmt is OutputFormat.JSON:
         payload: object = frame.to_dicts() if method is None else {"method": method, "values": frame.to_dicts()}
-        sys.stdout.write(json.dumps(payload, default=str) + "\n")
+        sys.stdout.write(json_text(payload) + "\n")
     else:
         table = Table(title=title, show_lines=False)
         for name in frame.columns:
@@ -48,6 +50,22 @@ def emit(
         out.print(table)
         if method:
             out.print("method: " + ", ".join(f"{k}={v}" for k, v in method.items()), style="dim", highlight=False)
+
+
+def json_text(payload: object) -> str:
+    """``payload`` as strict JSON: NaN and infinities become ``null`` (JSON has no such numbers), anything else
+    not JSON-native its ``str``."""
+    return json.dumps(_finite(payload), default=str, allow_nan=False)
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _cell(value: object) -> str:

@@ -13,6 +13,7 @@ from coinseason.cli.output import err, errors
 from coinseason.cli.runtime import open_db, runtime
 from coinseason.logs import configure_logging
 from coinseason.providers.files import FileFormat
+from coinseason.services.importing import gate_config
 from coinseason.settings import Settings
 
 
@@ -49,7 +50,10 @@ def serve(
         )
         if import_path is not None:
             with open_db(settings.db) as store:
-                print_report(import_with_progress(store, import_path, fmt, source=source, coin=None, clock=run.clock))
+                report = import_with_progress(
+                    store, import_path, fmt, source=source, coin=None, clock=run.clock, gates=gate_config(settings)
+                )
+                print_report(report)
         with open_db(settings.db) as store:
             sources = store.sources()
         summary = ", ".join(f"{s.source} to {s.last_date}" for s in sources) or "no data yet (import a file)"

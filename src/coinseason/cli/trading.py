@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict
 from enum import StrEnum
@@ -29,7 +28,7 @@ from coinseason.cli.options import (
     WindowOption,
     day,
 )
-from coinseason.cli.output import emit, errors, out
+from coinseason.cli.output import emit, errors, json_text, out
 from coinseason.cli.report_html import render
 from coinseason.cli.runtime import open_db
 from coinseason.services.analytics import AnalyticsService
@@ -124,7 +123,7 @@ def _report_json(report: BacktestReport) -> dict[str, object]:
 
 def _emit_report(report: BacktestReport, fmt: ReportFormat) -> None:
     if fmt is ReportFormat.JSON:
-        sys.stdout.write(json.dumps(_report_json(report), default=str) + "\n")
+        sys.stdout.write(json_text(_report_json(report)) + "\n")
         return
     if fmt is ReportFormat.HTML:
         sys.stdout.write(render(report))
@@ -213,7 +212,7 @@ def rebalance(
                 "risk_after": plan.after,
                 "notes": plan.notes,
             }
-            sys.stdout.write(json.dumps(payload) + "\n")
+            sys.stdout.write(json_text(payload) + "\n")
             return
         if fmt is OutputFormat.CSV:
             sys.stdout.write(plan.trades.write_csv())

@@ -1,28 +1,53 @@
-"""Row-level quality gates for imported observations: every rejection is counted with its reason."""
+"""Row-level quality gates: the checks that look at one row alone, and repeated keys. Every rejection is counted
+with its reason (the list and its limits: :mod:`coinseason.data.reasons`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Final
 
 import polars as pl
 
+from coinseason.data.reasons import (
+    EARLIEST_DAY,
+    MAX_MARKET_CAP,
+    MAX_PRICE,
+    MAX_SUPPLY,
+    REASON_BAD_DATE,
+    REASON_BAD_MCAP,
+    REASON_BAD_PRICE,
+    REASON_BAD_SUPPLY,
+    REASON_BAD_VOLUME,
+    REASON_CONFLICT,
+    REASON_EARLY_DATE,
+    REASON_FUTURE_DATE,
+    REASON_MCAP_RANGE,
+    REASON_NO_COIN,
+    REASON_PRICE_RANGE,
+    REASON_SUPPLY_RANGE,
+)
 from coinseason.data.tidy import OBSERVATION_KEY, OBSERVATION_VALUES
 
-EARLIEST_DAY: Final = dt.date(2009, 1, 3)
-"""Bitcoin's genesis block: no market data can be older."""
-
-REASON_NO_COIN: Final = "coin id missing"
-REASON_BAD_DATE: Final = "date missing or not a calendar day"
-REASON_EARLY_DATE: Final = f"date before {EARLIEST_DAY.isoformat()} (before Bitcoin existed)"
-REASON_FUTURE_DATE: Final = "date in the future"
-REASON_BAD_PRICE: Final = "price missing, zero, negative or NaN"
-REASON_BAD_MCAP: Final = "market cap zero, negative or NaN"
-REASON_BAD_VOLUME: Final = "volume negative or NaN"
-REASON_BAD_SUPPLY: Final = "circulating supply negative or NaN"
-REASON_CONFLICT: Final = "duplicated key (same coin and day) with different values"
+__all__ = [
+    "EARLIEST_DAY",
+    "REASON_BAD_DATE",
+    "REASON_BAD_MCAP",
+    "REASON_BAD_PRICE",
+    "REASON_BAD_SUPPLY",
+    "REASON_BAD_VOLUME",
+    "REASON_CONFLICT",
+    "REASON_EARLY_DATE",
+    "REASON_FUTURE_DATE",
+    "REASON_MCAP_RANGE",
+    "REASON_NO_COIN",
+    "REASON_PRICE_RANGE",
+    "REASON_SUPPLY_RANGE",
+    "GateResult",
+    "reject_bad_rows",
+    "reject_conflicting_keys",
+    "row_checks",
+]
 
 
 @dataclass(slots=True)
@@ -36,28 +61,28 @@ class GateResult:
         return sum(self.rejections.values())
 
 
-def _bad_positive(column: str) -> pl.Expr:
-    """Present but zero, negative or NaN (null means unknown and passes)."""
-    col = pl.col(column)
-    return col.is_not_null() & (col.is_nan() | (col <= 0))
-
-
-def _bad_non_negative(column: str) -> pl.Expr:
-    col = pl.col(column)
-    return col.is_not_null() & (col.is_nan() | (col < 0))
+def _not_finite(column: str) -> pl.Expr:
+    """Present but NaN or infinite (null means unknown and passes)."""
+    col = pl.col(column).cast(pl.Float64)
+    return col.is_not_null() & ~col.is_finite()
 
 
 def row_checks(today: dt.date) -> list[tuple[str, pl.Expr]]:
     """Checks that look at one row alone, in the order reasons are assigned (first failing check wins)."""
+    price, mcap = pl.col("price"), pl.col("market_cap")
+    volume, supply = pl.col("volume"), pl.col("circulating_supply")
     return [
         (REASON_NO_COIN, pl.col("coin_id").is_null() | (pl.col("coin_id").str.strip_chars() == "")),
         (REASON_BAD_DATE, pl.col("date").is_null()),
         (REASON_EARLY_DATE, pl.col("date") < EARLIEST_DAY),
         (REASON_FUTURE_DATE, pl.col("date") > today),
-        (REASON_BAD_PRICE, pl.col("price").is_null() | pl.col("price").is_nan() | (pl.col("price") <= 0)),
-        (REASON_BAD_MCAP, _bad_positive("market_cap")),
-        (REASON_BAD_VOLUME, _bad_non_negative("volume")),
-        (REASON_BAD_SUPPLY, _bad_non_negative("circulating_supply")),
+        (REASON_BAD_PRICE, price.is_null() | _not_finite("price") | (price <= 0)),
+        (REASON_PRICE_RANGE, price > MAX_PRICE),
+        (REASON_BAD_MCAP, _not_finite("market_cap") | (mcap <= 0)),
+        (REASON_MCAP_RANGE, mcap > MAX_MARKET_CAP),
+        (REASON_BAD_VOLUME, _not_finite("volume") | (volume < 0)),
+        (REASON_BAD_SUPPLY, _not_finite("circulating_supply") | (supply < 0)),
+        (REASON_SUPPLY_RANGE, supply > MAX_SUPPLY),
     ]
 
 

@@ -44,7 +44,10 @@ COIN_SCHEMA: Final[dict[str, pl.DataType]] = {
 """Columns of the coin table an import writes (``;``-separated provider categories, when known)."""
 
 FLAG_MCAP_SPIKE: Final[int] = 1
-"""Bit in ``flags``: the market cap is a one-day glitch and is kept out of every index."""
+"""Bit in ``flags``: the day is a glitch and its price and market cap are kept out of every index."""
+FLAG_PROVIDER_GLITCH: Final[int] = 16
+"""Bit in ``flags``: the provider's own data marked the day a glitch (CoinGecko's ``mcap_spike``); the gates keep
+it with :data:`FLAG_MCAP_SPIKE` whatever they find."""
 
 
 class TokenClass(StrEnum):

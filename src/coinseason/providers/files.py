@@ -7,8 +7,8 @@ Formats
     circulating_supply, symbol, name, categories, source``. ``date`` is a UTC day (``YYYY-MM-DD``).
 ``coingecko-daily``
     CoinGecko daily long table (``date, coin_id, price_usd, market_cap_usd, volume_usd`` and optionally
-    ``symbol, name, mcap_spike``). Volume 0 is CoinGecko's "no data" and reads as unknown; ``mcap_spike`` sets
-    the spike flag so the market cap is kept out of every index.
+    ``symbol, name, mcap_spike``). Volume 0 is CoinGecko's "no data" and reads as unknown; ``mcap_spike`` marks
+    the day a provider glitch, kept out of every index whatever the gates find.
 ``cmc-snapshots``
     CoinMarketCap daily ranking snapshots (``date, rank, symbol, market_cap_usd, price_usd`` and optionally
     ``volume_24h_usd, circulating_supply``). Rows carry symbols only: coin ids are resolved afterwards
@@ -32,7 +32,13 @@ from typing import Any
 
 import polars as pl
 
-from coinseason.data.tidy import COIN_SCHEMA, FLAG_MCAP_SPIKE, conform_observations, empty_observations
+from coinseason.data.tidy import (
+    COIN_SCHEMA,
+    FLAG_MCAP_SPIKE,
+    FLAG_PROVIDER_GLITCH,
+    conform_observations,
+    empty_observations,
+)
 from coinseason.errors import FormatError
 
 
@@ -55,7 +61,7 @@ DEFAULT_SOURCE = {
 
 @dataclass(frozen=True, slots=True)
 class ParsedFile:
-    """A file read into the tidy schema; rows are not yet checked (see :mod:`coinseason.data.quality`)."""
+    """A file read into the tidy schema; rows are not yet checked (the gates: :mod:`coinseason.data.gates`)."""
 
     source: str
     coins: pl.DataFrame
@@ -142,7 +148,11 @@ def read_coingecko_daily(path: Path, *, source: str | None = None) -> ParsedFile
         _as_float("price_usd").alias("price"),
         _as_float("market_cap_usd").alias("market_cap"),
         pl.when(volume == 0).then(None).otherwise(volume).alias("volume"),
-        pl.when(spike.fill_null(value=False)).then(FLAG_MCAP_SPIKE).otherwise(0).cast(pl.Int16).alias("flags"),
+        pl.when(spike.fill_null(value=False))
+        .then(FLAG_MCAP_SPIKE | FLAG_PROVIDER_GLITCH)
+        .otherwise(0)
+        .cast(pl.Int16)
+        .alias("flags"),
     )
     return ParsedFile(src, _coins(frame, src), conform_observations(frame))
 

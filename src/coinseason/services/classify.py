@@ -14,7 +14,7 @@ from coinseason.data.classification import (
     load_curated,
     load_overrides,
 )
-from coinseason.data.tidy import TokenClass
+from coinseason.data.tidy import FLAG_MCAP_SPIKE, TokenClass
 from coinseason.errors import ConfigError
 from coinseason.store.protocols import MarketData
 
@@ -70,7 +70,12 @@ class ClassificationService:
         coins = self._store.coins(source)
         if coins.height == 0:
             return coins
-        prices = self._store.observations(source, columns=("coin_id", "date", "price"))
+        # a day kept out of the indices (a glitch, a spike) is no evidence of a peg either
+        prices = (
+            self._store.observations(source, columns=("coin_id", "date", "price", "flags"))
+            .filter((pl.col("flags") & FLAG_MCAP_SPIKE) == 0)
+            .drop("flags")
+        )
         references = reference_coins(coins)
         classified = classify_coins(
             coins.select("coin_id", "symbol", "name", "categories"),

@@ -9,6 +9,13 @@ ids loses a return; two coins under one id make a false one.
 
 Method
 ------
+0. **One coin twice on one day** (:mod:`~coinseason.data.cmc_identity.duplicates`), before anything else.
+   Identical rows are kept once. Rows of one day and symbol that share their rank, or whose market caps are
+   within 0.1 %, are one coin reported twice (two real coins sharing a ticker on one day are never that close:
+   0.5 % at the closest, BITS on 2017-03-03): the row that continues the symbol's prices best on the nearest day
+   before and after (within 7 days, stored coins included), and agrees best with its own market cap, is kept; the
+   other is rejected with its reason, and when none is clearly best every copy is. A copy never opens a track.
+
 Notation, for a row and a track last seen ``g`` days before it: ``dp = |Δ ln price|``,
 ``ds = |Δ ln supply|``. The supply is the circulating supply, else market cap / price; unknown when neither
 is positive. The price is the price, else market cap / supply. Symbols are compared without case (CMC
@@ -44,12 +51,21 @@ showed both ``XAUt`` and ``XAUT``). Rows without a date, a symbol or a price get
    track keeps its predecessor's id, a track continuing a seed the seed's id. A second new track with the
    same symbol and first day gets ``~2`` (then ``~3``…), in rank order.
 
+5. **Glitch days** (:mod:`~coinseason.data.cmc_identity.glitches`). A track of one row on day ``d`` (not a
+   seed's) takes the id of another track ``U`` of its symbol, of two rows at least (its seed counted), when ``U``
+   has no row on ``d``, ``U``'s nearest row
+   before ``d`` (its seed included) and nearest row after ``d`` (those that exist, at least one within 7 days)
+   are all over ``K×`` below the row's price, or all over ``K×`` above it, where ``K`` is the quality gates'
+   spike factor (10). The gates then flag the day as the coin's one-day spike, kept out of every index. A
+   glitch day never makes a coin of its own.
+
 Rows are first sorted by (date, rank, symbol, price, market cap, supply, pct_change_24h), so the same rows
 give the same ids in any input order (rows equal on all of these are interchangeable).
 
 Guarantee: between consecutive rows of one ``coin_id``, ``1 ≤ g ≤ 730`` and either ``g = 1`` with a
 confirmed move, or ``dp ≤ ln 20`` with the short- or long-gap supply condition above (a rename step is
-tighter still: ``g ≤ 2``, ``dp ≤ ln 1.1``, ``ds ≤ ln 1.0005``).
+tighter still: ``g ≤ 2``, ``dp ≤ ln 1.1``, ``ds ≤ ln 1.0005``), or the row is a glitch day of rule 5, flagged by
+the quality gates; and no ``coin_id`` has two rows on one day.
 
 Calibration (CMC top 200, 2013-04-28 → 2024-12-11, 799,085 rows)
 ----------------------------------------------------------------
@@ -70,6 +86,8 @@ Calibration (CMC top 200, 2013-04-28 → 2024-12-11, 799,085 rows)
   a gap with a supply change over 25 % or a gap over 730 days.
 """
 
+from coinseason.data.cmc_identity.duplicates import SAME_CAP_TOLERANCE, Deduplicated, drop_duplicate_coins
+from coinseason.data.cmc_identity.glitches import attach_glitch_days
 from coinseason.data.cmc_identity.observations import CONFIRM_COLUMN, TrackSeed
 from coinseason.data.cmc_identity.renames import (
     RENAME_MAX_GAP_DAYS,
@@ -100,9 +118,13 @@ __all__ = [
     "RENAME_MAX_RANK_SHIFT",
     "RENAME_PRICE_BOUND",
     "RENAME_SUPPLY_BOUND",
+    "SAME_CAP_TOLERANCE",
     "SHORT_GAP_DAYS",
     "SHORT_GAP_PRICE_GUARD",
     "SHORT_GAP_SUPPLY_GUARD",
+    "Deduplicated",
     "TrackSeed",
+    "attach_glitch_days",
+    "drop_duplicate_coins",
     "resolve_cmc_identities",
 ]

@@ -7,11 +7,11 @@ import datetime as dt
 from typing import Any
 
 from coinseason.clock import Clock, utc_now
-from coinseason.data.gates import GateConfig
 from coinseason.providers.base import MarketProvider
 from coinseason.providers.coingecko import CoinGeckoProvider
 from coinseason.providers.coinmarketcap import CoinMarketCapProvider
 from coinseason.services.hooks import AppHooks
+from coinseason.services.importing import gate_config
 from coinseason.services.ingestion.checks import PriceReference
 from coinseason.services.ingestion.config import IngestConfig
 from coinseason.services.ingestion.schedule import Schedule
@@ -36,12 +36,7 @@ def ingest_config(settings: Settings, *, top: int | None = None, batch: int = 20
     return IngestConfig(
         top=settings.ingest.top if top is None else top,
         schedule=Schedule(dt.timedelta(minutes=settings.ingest.interval_minutes)),
-        gates=GateConfig(
-            spike_factor=settings.ingest.spike_factor,
-            supply_factor=settings.ingest.supply_jump_factor,
-            deviation=settings.ingest.cross_check_threshold,
-            heartbeat=dt.timedelta(minutes=settings.ingest.heartbeat_minutes),
-        ),
+        gates=gate_config(settings),
         batch_coins=batch,
         dominance_threshold=settings.ingest.dominance_threshold,
     )
