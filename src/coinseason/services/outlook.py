@@ -25,7 +25,7 @@ from coinseason.model.artifact import load_models, make_artifact, unpack
 from coinseason.model.card import write_model_card
 from coinseason.model.checks import run_checks
 from coinseason.model.config import TrainConfig
-from coinseason.model.families import design
+from coinseason.model.families import Design, design
 from coinseason.model.final import FinalModels, fit_final
 from coinseason.model.report import TargetReport, report
 from coinseason.model.train import Walk, make_labels, walk_forward
@@ -136,11 +136,13 @@ class OutlookService:
         self._newest_ttl = newest_ttl
         self._newest: tuple[float, str] | None = None
         self._inputs: dict[tuple[str | None, int, int, bool], tuple[MarketSeries, FeaturePanel]] = {}
+        self._designs: dict[tuple[str | None, int, int, bool], Design] = {}
         self._models: dict[str, tuple[ModelArtifact, FinalModels]] = {}
 
     def invalidate(self) -> None:
         """Forget cached inputs and models: new data or a new model landed."""
         self._inputs.clear()
+        self._designs.clear()
         self._models.clear()
         self._newest = None
 
@@ -207,13 +209,11 @@ class OutlookService:
         day before that (:func:`coinseason.model.answer.answer`); a day before the first test block is refused."""
         artifact, final = self.model(version)
         cfg = artifact.meta["config"]
-        market, panel = self.inputs(
-            source=artifact.meta["source"],
-            top=int(cfg["top"]),
-            window=int(cfg["window"]),
-            change_points=bool(cfg.get("change_points", True)),
-        )
-        d = design(panel)
+        key = (artifact.meta["source"], int(cfg["top"]), int(cfg["window"]), bool(cfg.get("change_points", True)))
+        market, panel = self.inputs(source=key[0], top=key[1], window=key[2], change_points=key[3])
+        if key not in self._designs:
+            self._designs[key] = design(panel)
+        d = self._designs[key]
         if d.names != final.names:
             raise ConfigError(f"model {artifact.version} was trained on other features: train it again")
         row = panel.n_days - 1 if day is None else (day - panel.start).days
