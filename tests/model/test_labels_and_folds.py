@@ -135,14 +135,13 @@ def test_linear_logistic_matches_scikit_learn() -> None:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from coinseason.model.config import TrainConfig
-    from coinseason.model.estimators import fit
+    from coinseason.model.estimators import fit_logistic
 
     rng = np.random.default_rng(3)
     x = rng.normal(size=(300, 5))
     x[rng.random((300, 5)) < 0.1] = np.nan
     y = (np.nan_to_num(x[:, 1]) + rng.normal(size=300) > 0.5).astype(np.float64)
-    ours = fit("logistic", x, y, TrainConfig(), logistic_columns=(1, 3, 4))
+    ours = fit_logistic(x, y, (1, 3, 4))
     pipe = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(C=1.0))
     pipe.fit(x[:, [1, 3, 4]], y.astype(int))
     np.testing.assert_allclose(ours.predict(x), pipe.predict_proba(x[:, [1, 3, 4]])[:, 1], rtol=1e-12)

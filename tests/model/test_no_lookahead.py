@@ -1,5 +1,6 @@
 """No look-ahead: changing any input after day d changes no feature up to d, no label used for training before
-d - H, and no out-of-sample prediction up to d (market prices, feature values, late revisions of old days)."""
+d - H, no out-of-sample prediction up to d and no choice made for a block up to d — k, model size, served model
+(market prices, feature values, late revisions of old days)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from coinseason.core.labels import RAW_TARGETS, TARGETS
+from coinseason.core.labels import TARGETS
 from coinseason.features.catalog import end_of_day
 from coinseason.features.dataset import ExternalSeries, FeaturePanel, build_panel
 from coinseason.model.config import TrainConfig
-from coinseason.model.train import Evaluation, Labels, make_labels, walk_forward
+from coinseason.model.train import Labels, Walk, make_labels, walk_forward
 from coinseason.providers.files import FileFormat
 from coinseason.services.analytics import AnalyticsService
 from coinseason.services.importing import ImportService
@@ -26,18 +27,20 @@ DAYS = 540
 CONFIG = TrainConfig(
     horizon=10,
     dominance_points=5.0,
+    entry_gaps=(3, 5, 10),
     top=10,
     window=30,
     min_train_days=150,
     test_days=60,
-    trees=10,
+    trees=(5, 10, 20),
     min_samples_leaf=10,
     importance_folds=1,
     importance_repeats=1,
+    selection_bootstrap=200,
 )
 
 
-def pipeline(root: Path, prices: np.ndarray, rows: pl.DataFrame) -> tuple[FeaturePanel, Labels, Evaluation]:
+def pipeline(root: Path, prices: np.ndarray, rows: pl.DataFrame) -> tuple[FeaturePanel, Labels, Walk]:
     root.mkdir()
     store = DuckDBStore(root / "s.duckdb")
     try:
@@ -54,10 +57,10 @@ def pipeline(root: Path, prices: np.ndarray, rows: pl.DataFrame) -> tuple[Featur
 def test_inputs_after_day_d_change_nothing_up_to_d(tmp_path: Path) -> None:
     prices = market_prices(DAYS)
     rows = feature_rows(DAYS)
-    panel, labels, evaluation = pipeline(tmp_path / "a", prices, rows)
+    panel, labels, walk = pipeline(tmp_path / "a", prices, rows)
     # day d: two days into a test block, where a model trained without the purge would have seen labels that
     # reach past d
-    cut = evaluation.folds[-2].test_start + 2
+    cut = walk.blocks[-2].test_start + 2
 
     rng = np.random.default_rng(99)
     later = prices.copy()
@@ -82,7 +85,7 @@ def test_inputs_after_day_d_change_nothing_up_to_d(tmp_path: Path) -> None:
             revision,
         ]
     )
-    panel2, labels2, evaluation2 = pipeline(tmp_path / "b", later, changed)
+    panel2, labels2, walk2 = pipeline(tmp_path / "b", later, changed)
 
     # the perturbation is real: later features do change
     assert not np.array_equal(panel.values[cut + 1 :], panel2.values[cut + 1 :], equal_nan=True)
@@ -90,15 +93,31 @@ def test_inputs_after_day_d_change_nothing_up_to_d(tmp_path: Path) -> None:
     assert panel.names == panel2.names
     # ... and so do labels of days whose horizon reaches past d, which the purge must keep out of training
     late = slice(cut - CONFIG.horizon + 1, cut + 1)
-    assert any(not np.array_equal(labels.values[t][late], labels2.values[t][late]) for t in TARGETS)
-    for target in TARGETS + RAW_TARGETS:
-        known = cut - CONFIG.horizon + 1
-        np.testing.assert_array_equal(labels.values[target][:known], labels2.values[target][:known])
-        for model, p in evaluation.predictions[target].items():
-            np.testing.assert_array_equal(p[: cut + 1], evaluation2.predictions[target][model][: cut + 1], model)
-    # the models were real learners on these days, not constant fallbacks
-    gbm = evaluation.predictions["altcoin_season_entry"]["gbm"][: cut + 1]
+    assert any(
+        not np.array_equal(labels.values[t][k][late], labels2.values[t][k][late])
+        for t in TARGETS
+        for k in labels.values[t]
+    )
+    known = cut - CONFIG.horizon + 1
+    upto = [i for i, b in enumerate(walk.blocks) if b.test_start <= cut]
+    for target in TARGETS:
+        for k, y in labels.values[target].items():
+            np.testing.assert_array_equal(y[:known], labels2.values[target][k][:known])
+        run, run2 = walk.runs[target], walk2.runs[target]
+        for model, p in run.preds.items():
+            np.testing.assert_array_equal(p[: cut + 1], run2.preds[model][: cut + 1], model)
+            if model in run.alerts:
+                np.testing.assert_array_equal(run.alerts[model][: cut + 1], run2.alerts[model][: cut + 1], model)
+        # every choice made for the blocks up to d: k, the served model, the model sizes, the training rows
+        assert [run.gap[i] for i in upto] == [run2.gap[i] for i in upto]
+        assert [run.served[i] for i in upto] == [run2.served[i] for i in upto]
+        assert [run.trained_through[i] for i in upto] == [run2.trained_through[i] for i in upto]
+        for name, sizes in run.sizes.items():
+            assert [sizes[i] for i in upto] == [run2.sizes[name][i] for i in upto], name
+    # the models were real learners on these days, not constant fallbacks, and the choices were not all defaults
+    gbm = walk.runs["altcoin_season_entry"].preds["gbm_all"][: cut + 1]
     assert np.nanstd(gbm) > 0
+    assert len({walk.runs[t].served[i] for t in TARGETS for i in upto}) > 1
 
 
 def test_a_feature_value_is_used_only_once_published(tmp_path: Path) -> None:

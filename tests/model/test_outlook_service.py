@@ -28,14 +28,16 @@ from tests.model.synthetic import START, feature_rows, market_csv, market_prices
 DAYS = 420
 CONFIG = TrainConfig(
     horizon=10,
-    entry_gap=5,
+    entry_gaps=(5,),
     top=10,
     window=30,
     min_train_days=150,
     test_days=60,
-    trees=10,
+    trees=(10,),
     min_samples_leaf=10,
     importance_folds=1,
+    bootstrap=200,
+    selection_bootstrap=200,
 )
 
 
@@ -85,23 +87,29 @@ def test_past_days_come_from_walk_forward_predictions(trained: tuple[DuckDBStore
     meta = result.artifact.meta
     end = dt.date.fromisoformat(meta["training_window"]["end"])
     first_test = dt.date.fromisoformat(meta["validation"]["first_test_day"])
-    day = first_test + dt.timedelta(days=70)  # in the second test block
+    warm = meta["validation"]["warmup_folds"]
+    day = first_test + dt.timedelta(days=70)  # in the second reported test block
     assert day <= end
     got = service.outlook(day=day)
     assert got["in_sample"] is False
-    assert got["predicted_by"]["kind"] == "walk-forward fold" and got["predicted_by"]["fold"] == 1
+    assert got["predicted_by"]["kind"] == "walk-forward fold" and got["predicted_by"]["fold"] == warm + 1
     assert got["predicted_by"]["test_start"] == str(first_test + dt.timedelta(days=60))
     row = (day - START).days
+    run = result.walk.runs
     for t in got["transitions"]:
-        stored = result.evaluation.predictions[t["target"]]["gbm"][row]
-        assert t["probability"] == pytest.approx(stored, abs=1e-6)
+        stored = run[t["target"]].preds["served"][row]
+        if t["possible"]:
+            assert t["probability"] == pytest.approx(stored, abs=1e-6)
+        assert t["model"] == run[t["target"]].served[warm + 1]
+        assert t["logistic_probability"] == pytest.approx(run[t["target"]].preds["logistic"][row], abs=1e-6)
         assert t["top_features"] == []
-    # the last day is after the training window: the final model answers it
+    # the last day of the data is the final models' (their labels resolved by then)
     last = service.outlook()
     assert last["predicted_by"]["kind"] == "final model"
     assert dt.date.fromisoformat(last["date"]) > end
-    with pytest.raises(ConfigError, match="date .* no out-of-sample prediction"):
-        service.outlook(day=first_test - dt.timedelta(days=1))
+    first_forecast = dt.date.fromisoformat(meta["validation"]["first_forecast_day"])
+    with pytest.raises(ConfigError, match="date .* no out-of-sample forecast"):
+        service.outlook(day=first_forecast - dt.timedelta(days=1))
     with pytest.raises(ConfigError, match="date .* outside the data"):
         service.outlook(day=START - dt.timedelta(days=1))
 
@@ -143,10 +151,19 @@ def test_a_newer_model_is_picked_up(
 
 def test_missing_features_are_listed_not_ranked(trained: tuple[DuckDBStore, TrainResult]) -> None:
     store, _ = trained
-    got = OutlookService(store).outlook()
-    assert {"fng", "fng_chg_7", "btc_mvrv"} <= set(got["missing_features"])
+    service = OutlookService(store)
+    got = service.outlook()
+    _, final = service.model()
+    _, panel = service.inputs(source=None, top=CONFIG.top, window=CONFIG.window)
+    last = panel.values[-1]
+    used = {n for t in final.targets.values() for n in t.features}
+    # the served models' features without a value today (Fear & Greed stopped 30 days ago), and only those
+    assert set(got["missing_features"]) == {n for j, n in enumerate(panel.names) if np.isnan(last[j]) and n in used}
     for t in got["transitions"]:
-        assert len(t["top_features"]) == 5
+        served = final.targets[t["target"]]
+        assert t["model"] == served.served
+        assert len(t["top_features"]) == min(5, len(set(served.features) - set(got["missing_features"])))
+        assert {f["feature"] for f in t["top_features"]} <= set(served.features)
         assert not {f["feature"] for f in t["top_features"]} & set(got["missing_features"])
         assert all(f["value"] is not None for f in t["top_features"])
     alert = got["changepoint_alert"]

@@ -25,9 +25,22 @@ from tests.model.synthetic import feature_rows, market_csv, market_prices
 
 DAYS = 420
 CONFIG = TrainConfig(
-    horizon=10, top=10, window=30, min_train_days=150, test_days=60, trees=10, min_samples_leaf=10, importance_folds=1
+    horizon=10,
+    entry_gaps=(3, 5, 10),
+    top=10,
+    window=30,
+    min_train_days=150,
+    test_days=60,
+    trees=(5, 10),
+    min_samples_leaf=10,
+    importance_folds=1,
+    bootstrap=200,
+    selection_bootstrap=200,
 )
-TRAIN_ARGS = ["--horizon", "10", "--top", "10", "--window", "30", "--min-train-days", "150", "--test-days", "60"]
+TRAIN_ARGS = [
+    *("--horizon", "10", "--top", "10", "--window", "30", "--min-train-days", "150", "--test-days", "60"),
+    *("--entry-gaps", "3,5,10", "--trees", "5,10"),
+]
 runner = CliRunner()
 
 
@@ -74,17 +87,26 @@ def test_train_is_reproducible_and_versioned(db: str, tmp_path: Path) -> None:
     last_label = dt.date.fromisoformat(meta["training_window"]["end"])
     assert last_label <= dt.date(2020, 1, 1) + dt.timedelta(days=DAYS - 1 - 10)
     oos = meta["out_of_sample"]["altcoin_season_entry"]
-    assert set(oos["models"]) == {"persistence", "climatology", "logistic", "gbm"}
+    assert {"persistence", "climatology", "logistic", "gbm_asi", "gbm_engine", "gbm_all", "served"} <= set(
+        oos["models"]
+    )
     assert oos["models"]["persistence"]["auc"] == 0.5 or oos["models"]["persistence"]["auc"] is None
+    assert oos["served"] in oos["models"] and oos["entry_gap"] in (3, 5, 10) and isinstance(oos["skill"], bool)
+    for row in oos["models"].values():  # every figure with its event-bootstrap interval
+        assert row["auc_ci"] is None or len(row["auc_ci"]) == 2
+    assert [d["against"] for d in oos["baselines"]] == ["logistic"] * len(oos["baselines"])
+    assert oos["ablation"] and oos["ablation"][0]["against"] == "gbm_engine"
     card = first.card
     assert card is not None and card.is_file()
     text = card.read_text()
     assert "Brier" in text and "walk-forward" in text.lower()
-    # headline labels debounced, raw ones reported beside them with their quick re-entries counted
-    assert "Re-entries: of" in text and "`bitcoin_season_entry_raw`" in text
+    assert "Ablation" in text and "95 % CI" in text and "**Served:" in text and "Nested choices" in text
+    assert "Permutation null and leak canary: not run" in text
+    # headline labels debounced, with their quick re-entries counted
+    assert "Re-entries: of" in text
     for target in ("altcoin_season_entry", "bitcoin_season_entry"):
         re = meta["out_of_sample"][target]["reentries"]
-        assert re["counted_entries"] <= re["raw_entries"] == meta["out_of_sample"][f"{target}_raw"]["events"]
+        assert re["counted_entries"] <= re["raw_entries"]
         assert re["within_3_days"] <= re["within_10_days"] <= re["within_30_days"] <= re["raw_entries"]
     assert (card.parent / "reliability_altcoin_season_entry.png").stat().st_size > 1000
     outlook = OutlookService(store).outlook()
@@ -97,8 +119,8 @@ def test_train_is_reproducible_and_versioned(db: str, tmp_path: Path) -> None:
         "dominance_move",
     ]
     for t in outlook["transitions"]:
-        assert 0.0 <= t["probability"] <= 1.0
-        assert len(t["top_features"]) == 5
+        assert t["probability"] is None if not t["possible"] else 0.0 <= t["probability"] <= 1.0
+        assert len(t["top_features"]) <= 5
         assert {f["feature"] for f in t["top_features"]} <= set(meta["features"])
 
 
@@ -114,9 +136,15 @@ def test_cli_and_api(db: str, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "1 added" in result.output
 
-    result = runner.invoke(app, ["model", "train", *TRAIN_ARGS, "--card", str(tmp_path / "card"), "--db", db])
+    result = runner.invoke(
+        app,
+        ["model", "train", *TRAIN_ARGS, "--check", "--null-runs", "2", "--card", str(tmp_path / "card"), "--db", db],
+    )
     assert result.exit_code == 0, result.output
     assert "stored" in result.output and (tmp_path / "card" / "model_card.md").is_file()
+    assert "null: mean AUC" in result.output and "canary AUC" in result.output
+    card = (tmp_path / "card" / "model_card.md").read_text()
+    assert "**Permutation null**" in card and "**Leak canary**" in card
     result = runner.invoke(app, ["outlook", "--format", "json", "--db", db])
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)

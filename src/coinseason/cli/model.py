@@ -17,7 +17,6 @@ import typer
 from coinseason.cli.options import DbOption, SourceOption, TopOption, WindowOption, day
 from coinseason.cli.output import errors, json_text, out
 from coinseason.cli.runtime import open_db, runtime
-from coinseason.core.labels import ENTRY_GAP
 from coinseason.errors import ConfigError
 from coinseason.features.catalog import FeatureFormat
 from coinseason.features.files import read_feature_file
@@ -33,7 +32,7 @@ from coinseason.features.providers import (
     StooqProvider,
     with_revisions,
 )
-from coinseason.model.config import TrainConfig
+from coinseason.model.config import ENTRY_GAPS, TREES, TrainConfig
 from coinseason.services.outlook import OutlookService
 from coinseason.vocab import DEFAULT_TOP, DEFAULT_WINDOW
 
@@ -116,6 +115,16 @@ def fetch_features(
     )
 
 
+def _days(text: str, option: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"{option} takes whole numbers separated by commas, not {text!r}") from None
+    if not values:
+        raise ConfigError(f"{option} needs at least one value")
+    return values
+
+
 @model_app.command("train")
 def train(
     ctx: typer.Context,
@@ -123,51 +132,85 @@ def train(
     dominance_points: Annotated[
         float, typer.Option("--dominance-points", help="X: BTC dominance move (percentage points)")
     ] = 5.0,
-    entry_gap: Annotated[
-        int, typer.Option("--entry-gap", help="k: days outside a season before an entry into it counts")
-    ] = ENTRY_GAP,
+    entry_gaps: Annotated[
+        str,
+        typer.Option(
+            "--entry-gaps",
+            help="k: days outside a season before an entry into it counts; a grid chosen from inside each training"
+            " window (one value fixes k)",
+        ),
+    ] = ",".join(map(str, ENTRY_GAPS)),
     top: TopOption = DEFAULT_TOP,
     window: WindowOption = DEFAULT_WINDOW,
     embargo: Annotated[int | None, typer.Option("--embargo", help="Embargo days (>= H) [default: H]")] = None,
     test_days: Annotated[int, typer.Option("--test-days", help="Days per walk-forward test block")] = 180,
-    min_train_days: Annotated[int, typer.Option("--min-train-days", help="Training days of the first fold")] = 730,
-    trees: Annotated[int, typer.Option("--trees", help="Gradient-boosting trees")] = 50,
+    min_train_days: Annotated[
+        int, typer.Option("--min-train-days", help="Training days of the first reported block")
+    ] = 730,
+    trees: Annotated[
+        str, typer.Option("--trees", help="Gradient-boosting sizes chosen from inside each training window")
+    ] = ",".join(map(str, TREES)),
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same data + seed = same model)")] = 0,
+    check: Annotated[
+        bool, typer.Option("--check", help="Also run the permutation null and the leak canary (reported in the card)")
+    ] = False,
+    null_runs: Annotated[int, typer.Option("--null-runs", help="Label-shift runs of the permutation null")] = 19,
     card: Annotated[Path, typer.Option("--card", help="Directory for the model card and its plots")] = Path(
         "model_card"
     ),
     source: SourceOption = None,
     db: DbOption = None,
 ) -> None:
-    """Walk-forward validate, fit and store the models (a new version), and write the model card."""
+    """Walk-forward validate (every choice nested inside the training windows), fit and store the models (a new
+    version), and write the model card."""
     with errors():
         config = TrainConfig(
             horizon=horizon,
             dominance_points=dominance_points,
-            entry_gap=entry_gap,
+            entry_gaps=_days(entry_gaps, "--entry-gaps"),
             top=top,
             window=window,
             embargo=embargo,
             test_days=test_days,
             min_train_days=min_train_days,
-            trees=trees,
+            trees=_days(trees, "--trees"),
             seed=seed,
+            null_runs=null_runs,
         )
         with open_db(db) as store:
-            result = OutlookService(store, clock=runtime(ctx).clock).train(config, source=source, card_dir=card)
+            result = OutlookService(store, clock=runtime(ctx).clock).train(
+                config, source=source, card_dir=card, check=check
+            )
     meta = result.artifact.meta
     out.print(
         f"model [bold]{result.artifact.version}[/] stored; trained on {meta['training_window']['start']} to"
         f" {meta['training_window']['end']}, {meta['validation']['folds']} walk-forward folds; card: {result.card}",
         highlight=False,
     )
-    for target, rep in result.evaluation.reports.items():
-        gbm, logit = rep.metrics["gbm"], rep.metrics["logistic"]
+    for target, rep in meta["out_of_sample"].items():
+        served = rep["served"]
+        s, lg = rep["models"][served], rep["models"]["logistic"]
+        auc_ci = s["auc_ci"] or [None, None]
+        verdict = "skill" if rep["skill"] else "NO SKILL"
         out.print(
-            f"  {target}: out-of-sample AUC gbm {gbm['auc']:.3f} (logistic {logit['auc']:.3f}), Brier skill vs"
-            f" climatology gbm {gbm['bss_climatology']:.3f} (logistic {logit['bss_climatology']:.3f})",
+            f"  {target}: serves {served} — AUC {_num(s['auc'])} [{_num(auc_ci[0])}, {_num(auc_ci[1])}], Brier skill"
+            f" {_num(s['bss_climatology'], True)} (logistic: AUC {_num(lg['auc'])}, Brier skill"
+            f" {_num(lg['bss_climatology'], True)}); {verdict}",
             highlight=False,
         )
+        if "checks" in rep:
+            null, canary = rep["checks"]["null"], rep["checks"]["canary"]
+            out.print(
+                f"    null: mean AUC {_num(null['mean_auc'])}, p = {_num(null['p_value'])}; canary AUC"
+                f" {_num(canary['auc'])} ({'passed' if canary['passed'] else 'FAILED'})",
+                highlight=False,
+            )
+
+
+def _num(value: float | None, sign: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:+.3f}" if sign else f"{value:.3f}"
 
 
 def outlook(
@@ -177,15 +220,15 @@ def outlook(
         typer.Option(
             "--date",
             formats=["%Y-%m-%d"],
-            help="Day [default: the last]; a day on or before the end of the training window is answered from the"
-            " stored walk-forward out-of-sample predictions (refused without one)",
+            help="Day [default: the last]; a day before the models' last training day is answered from the"
+            " walk-forward forecast made as of that day (refused before the first test block)",
         ),
     ] = None,
     version: Annotated[str | None, typer.Option("--version", help="Model version [default: newest]")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
     db: DbOption = None,
 ) -> None:
-    """Probability of each season transition within H days, with the features that push it most."""
+    """Probability of each season transition within H days, as of the day, with the features that push it most."""
     with errors(), open_db(db) as store:
         if fmt not in ("table", "json"):
             raise ConfigError(f"--format takes table or json, not {fmt!r}")
@@ -193,15 +236,16 @@ def outlook(
     if fmt == "json":
         sys.stdout.write(json_text(result) + "\n")
         return
+    index = result["altcoin_season_index"]
     out.print(
         f"[bold]{result['date']}[/] ({result['source']}): season {result['season']}, index"
-        f" {result['altcoin_season_index']:.1f}; model {result['model_version']},"
-        f" horizon {result['horizon_days']} days, entries after >= {result['entry_gap_days']} days out",
+        f" {'n/a' if index is None else f'{index:.1f}'}; model {result['model_version']},"
+        f" horizon {result['horizon_days']} days",
         highlight=False,
     )
     by = result["predicted_by"]
-    where = f"walk-forward fold {by['fold']}" if by["fold"] is not None else "the final model"
-    out.print(f"  predicted by {where} (trained through {by['trained_through']}; out of sample)")
+    where = f"walk-forward fold {by['fold']}" if by["fold"] is not None else "the final models"
+    out.print(f"  predicted by {where} (labels used through {by['trained_through']}; out of sample, as of the day)")
     cp = result.get("changepoint_alert")
     if cp is not None:
         state = "ON" if cp["on"] else "off"
@@ -209,12 +253,19 @@ def outlook(
     if result["missing_features"]:
         out.print(f"  missing today (not ranked): {', '.join(result['missing_features'])}", highlight=False)
     for t in result["transitions"]:
-        oos = result["out_of_sample"][t["target"]]["models"]["gbm"]
-        drivers = ", ".join(f"{f['feature']} {f['contribution']:+.3f}" for f in t["top_features"][:3]) or (
-            "drivers not stored for walk-forward predictions"
-        )
+        gap = f", k = {t['entry_gap_days']}" if t["entry_gap_days"] else ""
+        if not t["possible"]:
+            out.print(f"  {t['target']}: not possible (already in that season)", highlight=False)
+            continue
+        drivers = ", ".join(f"{f['feature']} {f['contribution']:+.3f}" for f in t["top_features"][:3])
+        skill = "" if t["skill"] else " [yellow]— no out-of-sample skill: not a forecast[/]"
+        logistic = t["logistic_probability"]
         out.print(
-            f"  {t['target']}: [bold]{t['probability']:.1%}[/] (climatology {t['climatology']:.1%}, logistic"
-            f" {t['logistic_probability']:.1%}; out-of-sample AUC {oos['auc']}) — {drivers}",
+            f"  {t['target']}: [bold]{_pct(t['probability'])}[/] by {t['model']}{gap} (climatology"
+            f" {_pct(t['climatology'])}, logistic {_pct(logistic)}){skill}" + (f" — {drivers}" if drivers else ""),
             highlight=False,
         )
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"

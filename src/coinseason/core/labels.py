@@ -15,10 +15,9 @@ FloatArray = NDArray[np.float64]
 
 TARGETS = ("altcoin_season_entry", "bitcoin_season_entry", "dominance_move")
 """The headline targets: season entries debounced (see :func:`debounced_entries`), and the dominance move."""
-RAW_TARGETS = ("altcoin_season_entry_raw", "bitcoin_season_entry_raw")
-"""Every threshold crossing counted as an entry, quick re-entries included (reported beside the headline)."""
 ENTRY_GAP = 14
-"""Default k of :func:`debounced_entries`: days outside a season before entering it counts as a transition."""
+"""Middle of the default grid of k (:func:`debounced_entries`: days outside a season before entering it counts as a
+transition); the k of a training window whose record is too thin to choose one."""
 
 
 def _check_horizon(horizon: int) -> None:

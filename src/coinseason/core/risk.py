@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from coinseason.core.performance import DAYS_PER_YEAR
+from coinseason.core.performance import DAYS_PER_YEAR, nan_mean, nan_std
 
 Floats = NDArray[np.float64]
 
@@ -21,15 +21,17 @@ def _floats(values: ArrayLike) -> Floats:
 
 
 def trailing_volatility(returns: ArrayLike, *, window: int, annualization: int = DAYS_PER_YEAR) -> Floats:
-    """Annualised standard deviation (ddof=1) of the ``window`` daily returns ending on each day (NaN before
-    ``window`` days); day d uses days d - window + 1 … d only."""
+    """Annualised standard deviation (ddof=1) of the ``window`` daily returns ending on each day, over the non-NaN
+    ones as :func:`~coinseason.core.performance.annual_volatility` does (a missing day is skipped, not a blank
+    window); NaN before ``window`` days and where fewer than 2 returns of the window are known, 0 for a constant
+    window. Day d uses days d - window + 1 … d only."""
     r = _floats(returns)
     if window < 2:
         raise ValueError("a volatility window needs at least 2 days")
     out = np.full(r.shape, np.nan)
     if r.shape[0] >= window:
         view = np.lib.stride_tricks.sliding_window_view(r, window, axis=0)
-        out[window - 1 :] = view.std(axis=-1, ddof=1) * np.sqrt(annualization)
+        out[window - 1 :] = nan_std(view, axis=-1) * np.sqrt(annualization)
     return out
 
 
@@ -54,9 +56,10 @@ def kelly_fraction(returns: ArrayLike, *, cap: float = 0.5, risk_free: float = 0
     r = _floats(returns)
     if r.shape[0] < 2:
         return np.full(r.shape[1:], np.nan)
-    var = np.nanvar(r, axis=0, ddof=1)
+    std = nan_std(r)  # a constant series has no variance (float residue included): no Kelly bet
+    var = std * std
     with np.errstate(invalid="ignore", divide="ignore"):
-        raw = np.where(var > 0, (np.nanmean(r, axis=0) - risk_free) / var, 0.0)
+        raw = np.where(var > 0, (nan_mean(r) - risk_free) / var, 0.0)
     return np.asarray(np.clip(raw, 0.0, cap), dtype=np.float64)
 
 

@@ -15,17 +15,20 @@ import polars as pl
 
 from coinseason.clock import Clock, utc_now
 from coinseason.core.feature_math import rolling_corr
-from coinseason.core.labels import TARGETS
 from coinseason.core.season import SEASON_NAMES, classify_season
 from coinseason.core.universe import NO_COIN
 from coinseason.errors import ConfigError, NoDataError
 from coinseason.features.dataset import CORRELATION_ASSETS, ExternalSeries, FeaturePanel, build_panel, span_changes
 from coinseason.features.market import MarketSeries, market_series
+from coinseason.model.answer import answer
 from coinseason.model.artifact import load_models, make_artifact, unpack
 from coinseason.model.card import write_model_card
+from coinseason.model.checks import run_checks
 from coinseason.model.config import TrainConfig
-from coinseason.model.estimators import one_thread
-from coinseason.model.train import Evaluation, FinalModels, fit_final, make_labels, walk_forward, with_oos
+from coinseason.model.families import Design, design
+from coinseason.model.final import FinalModels, fit_final
+from coinseason.model.report import TargetReport, report
+from coinseason.model.train import Walk, make_labels, walk_forward
 from coinseason.services.analytics import AnalyticsService
 from coinseason.store.protocols import FeatureStore, MarketData, ModelStore
 from coinseason.store.records import ModelArtifact
@@ -41,7 +44,6 @@ ONCHAIN_SERIES = (
     "btc_bc.hash_rate_ths",
     "eth_cm.flow_in_ex_usd",
 )
-TOP_FEATURES = 5
 DEFAULT_SERIES_DAYS = 365
 """Days /v1/sentiment and /v1/onchain answer when no ``from`` is given."""
 NEWEST_TTL_SECONDS = 5.0
@@ -55,7 +57,8 @@ class OutlookStore(MarketData, FeatureStore, ModelStore, Protocol):
 @dataclass(frozen=True, slots=True)
 class TrainResult:
     artifact: ModelArtifact
-    evaluation: Evaluation
+    walk: Walk
+    reports: dict[str, TargetReport]
     card: Path | None
 
 
@@ -89,6 +92,24 @@ def _changepoint(panel: FeaturePanel, row: int) -> dict[str, Any] | None:
     }
 
 
+def compact_oos(summary: dict[str, Any]) -> dict[str, Any]:
+    """Per target, the served model, its skill verdict and its figures beside the logistic baseline's (the full
+    tables are in the model card and the artifact's metadata)."""
+    out = {}
+    for target, rep in summary.items():
+        models = rep["models"]
+        out[target] = {
+            "served": rep["served"],
+            "skill": rep["skill"],
+            "skill_note": rep["skill_note"],
+            "test_days": rep["test_days"],
+            "events": rep["events"],
+            "base_rate": rep["base_rate"],
+            "models": {name: models[name] for name in dict.fromkeys((rep["served"], "logistic")) if name in models},
+        }
+    return out
+
+
 def next_snapshot(x: np.ndarray) -> np.ndarray:
     """``x`` moved one day earlier: on day D the value dated D+1 (00:00 UTC of D+1); NaN on the last day."""
     out = np.full(x.size, np.nan)
@@ -115,11 +136,13 @@ class OutlookService:
         self._newest_ttl = newest_ttl
         self._newest: tuple[float, str] | None = None
         self._inputs: dict[tuple[str | None, int, int, bool], tuple[MarketSeries, FeaturePanel]] = {}
+        self._designs: dict[tuple[str | None, int, int, bool], Design] = {}
         self._models: dict[str, tuple[ModelArtifact, FinalModels]] = {}
 
     def invalidate(self) -> None:
         """Forget cached inputs and models: new data or a new model landed."""
         self._inputs.clear()
+        self._designs.clear()
         self._models.clear()
         self._newest = None
 
@@ -149,21 +172,27 @@ class OutlookService:
 
     # -- training -------------------------------------------------------------------------------------------
 
-    def train(self, config: TrainConfig, *, source: str | None = None, card_dir: Path | None = None) -> TrainResult:
-        """Walk-forward validation, final fit, artifact stored, model card written to ``card_dir``."""
+    def train(
+        self, config: TrainConfig, *, source: str | None = None, card_dir: Path | None = None, check: bool = False
+    ) -> TrainResult:
+        """Nested walk-forward validation, figures with event-bootstrap intervals, (with ``check``) the permutation
+        null and the leak canary, final fit, artifact stored, model card written to ``card_dir``."""
         market, panel = self.inputs(
             source=source, top=config.top, window=config.window, change_points=config.change_points
         )
         labels = make_labels(market, config)
-        evaluation = walk_forward(panel, labels, config)
-        final = with_oos(fit_final(panel, labels, config, evaluation.first_row), evaluation, panel.start, panel.n_days)
+        walk = walk_forward(panel, labels, config)
+        reports = report(walk, changepoint=panel.column("cp_alert") if "cp_alert" in panel.names else None)
+        if check:
+            run_checks(walk, reports)
+        final = fit_final(walk, reports, panel)
         name = str(market.meta.get("source", source))
-        artifact = make_artifact(final, evaluation, source=name, created_at=self._clock())
+        artifact = make_artifact(final, walk, reports, source=name, created_at=self._clock())
         self._store.write_model(artifact)
         self._models.clear()
         self._newest = None
-        card = write_model_card(evaluation, panel, labels, artifact.meta, card_dir) if card_dir else None
-        return TrainResult(artifact, evaluation, card)
+        card = write_model_card(walk, reports, panel, artifact.meta, card_dir) if card_dir else None
+        return TrainResult(artifact, walk, reports, card)
 
     # -- outlook --------------------------------------------------------------------------------------------
 
@@ -175,122 +204,38 @@ class OutlookService:
         return self._models[version]
 
     def outlook(self, *, day: dt.date | None = None, version: str | None = None) -> dict[str, Any]:
-        """Probability of each transition within H days of ``day`` (default: the last day of data).
-
-        A day on or before the end of the model's training window is answered from the stored walk-forward
-        out-of-sample predictions (the final model was fitted on it); a day without one is refused."""
+        """Probability of each transition within H days of ``day`` (default: the last day of data), as of that day:
+        from the final models on their last training day and later, from the stored walk-forward forecast of the
+        day before that (:func:`coinseason.model.answer.answer`); a day before the first test block is refused."""
         artifact, final = self.model(version)
         cfg = artifact.meta["config"]
-        market, panel = self.inputs(
-            source=artifact.meta["source"],
-            top=int(cfg["top"]),
-            window=int(cfg["window"]),
-            change_points=bool(cfg.get("change_points", True)),
-        )
-        if panel.names != final.names:
+        key = (artifact.meta["source"], int(cfg["top"]), int(cfg["window"]), bool(cfg.get("change_points", True)))
+        market, panel = self.inputs(source=key[0], top=key[1], window=key[2], change_points=key[3])
+        if key not in self._designs:
+            self._designs[key] = design(panel)
+        d = self._designs[key]
+        if d.names != final.names:
             raise ConfigError(f"model {artifact.version} was trained on other features: train it again")
         row = panel.n_days - 1 if day is None else (day - panel.start).days
         if not 0 <= row < panel.n_days:
             raise ConfigError(f"date {day} is outside the data ({panel.start} to {market.dates[-1]})")
         the_day = panel.start + dt.timedelta(days=row)
         asi = float(market.asi[int(cfg["window"])][row])
-        season = classify_season(np.array([asi]), altcoin_at=cfg["altcoin_at"], bitcoin_at=cfg["bitcoin_at"])[0]
-        head = {
+        code = int(classify_season(np.array([asi]), altcoin_at=cfg["altcoin_at"], bitcoin_at=cfg["bitcoin_at"])[0])
+        said = answer(final, d.values[row], the_day, code)
+        return {
             "date": the_day.isoformat(),
             "source": artifact.meta["source"],
-            "season": SEASON_NAMES[int(season)],
+            "season": SEASON_NAMES[code],
             "altcoin_season_index": None if np.isnan(asi) else asi,
             "horizon_days": int(cfg["horizon"]),
             "dominance_points": float(cfg["dominance_points"]),
-            "entry_gap_days": int(cfg.get("entry_gap", 1)),
             "model_version": artifact.version,
             "trained_at": artifact.created_at.isoformat(),
             "training_window": artifact.meta["training_window"],
             "changepoint_alert": _changepoint(panel, row),
-        }
-        if the_day <= final.train_end:
-            transitions, fold = self._stored_oos(artifact, final, the_day)
-            return {
-                **head,
-                "in_sample": False,
-                "predicted_by": {"kind": "walk-forward fold", "fold": fold, **self._fold_span(artifact, fold)},
-                "transitions": transitions,
-                "missing_features": [],
-                "out_of_sample": artifact.meta["out_of_sample"],
-            }
-        x = panel.values[row]
-        # contributions: how far each feature moves the probability from its value at the training median
-        probe = np.repeat(x[None, :], x.size + 1, axis=0)
-        probe[np.arange(1, x.size + 1), np.arange(x.size)] = final.medians
-        missing = np.isnan(x)
-        transitions = []
-        with one_thread():
-            for target in TARGETS:
-                models = final.models[target]
-                p = models["gbm"].predict(probe)
-                delta = p[0] - p[1:]
-                # a missing feature has no value to contribute: left out of the ranking (listed apart)
-                order = [j for j in np.argsort(-np.abs(delta)) if not missing[j]][:TOP_FEATURES]
-                transitions.append(
-                    {
-                        "target": target,
-                        "probability": float(p[0]),
-                        "logistic_probability": float(models["logistic"].predict(probe[:1])[0]),
-                        "climatology": float(models["climatology"].predict(probe[:1])[0]),
-                        "top_features": [
-                            {"feature": final.names[j], "value": float(x[j]), "contribution": float(delta[j])}
-                            for j in order
-                        ],
-                    }
-                )
-        return {
-            **head,
-            "in_sample": False,
-            "predicted_by": {"kind": "final model", "fold": None, "trained_through": final.train_end.isoformat()},
-            "transitions": transitions,
-            "missing_features": [final.names[j] for j in np.flatnonzero(missing)],
-            "out_of_sample": artifact.meta["out_of_sample"],
-        }
-
-    @staticmethod
-    def _stored_oos(artifact: ModelArtifact, final: FinalModels, day: dt.date) -> tuple[list[dict[str, Any]], int]:
-        """The walk-forward out-of-sample probabilities stored with the model for ``day``, and their fold."""
-        train_end = artifact.meta["training_window"]["end"]
-        start: dt.date | None = getattr(final, "start", None)  # models stored before OOS predictions were kept
-        if start is None or not getattr(final, "oos", None):
-            raise ConfigError(
-                f"date {day} is on or before the end of model {artifact.version}'s training window ({train_end}) and"
-                " the model stores no out-of-sample predictions: train it again, or ask for a later date"
-            )
-        i = (day - start).days
-        fold = int(final.oos_fold[i]) if 0 <= i < final.oos_fold.size else -1
-        if fold < 0:
-            first = artifact.meta["validation"]["first_test_day"]
-            raise ConfigError(
-                f"date {day} has no out-of-sample prediction: it is on or before the end of the training window"
-                f" ({train_end}) and before the first walk-forward test day ({first})"
-            )
-        transitions = [
-            {
-                "target": target,
-                "probability": float(final.oos[target]["gbm"][i]),
-                "logistic_probability": float(final.oos[target]["logistic"][i]),
-                "climatology": float(final.oos[target]["climatology"][i]),
-                "top_features": [],
-            }
-            for target in TARGETS
-        ]
-        return transitions, fold
-
-    @staticmethod
-    def _fold_span(artifact: ModelArtifact, fold: int) -> dict[str, Any]:
-        cfg = artifact.meta["config"]
-        first = dt.date.fromisoformat(artifact.meta["validation"]["first_test_day"])
-        test_start = first + dt.timedelta(days=fold * int(cfg["test_days"]))
-        gap = int(cfg["horizon"]) + int(cfg.get("embargo") or cfg["horizon"])
-        return {
-            "test_start": test_start.isoformat(),
-            "trained_through": (test_start - dt.timedelta(days=gap + 1)).isoformat(),
+            **said,
+            "out_of_sample": compact_oos(artifact.meta["out_of_sample"]),
         }
 
     # -- series ---------------------------------------------------------------------------------------------

@@ -42,9 +42,21 @@ class Contribution(Model):
 
 class Transition(Model):
     target: Literal["altcoin_season_entry", "bitcoin_season_entry", "dominance_move"]
-    probability: float
-    logistic_probability: float
-    climatology: float
+    possible: bool
+    """False on a day already in that season: an entry is not possible (and the probability is null)."""
+    probability: float | None
+    """From the served model (``model``), as of the day."""
+    model: str
+    """The candidate served: climatology, logistic, or a gradient boosting on a feature family (see the card)."""
+    logistic_probability: float | None
+    climatology: float | None
+    entry_gap_days: int | None
+    """k: an entry into a season counts only after at least k days outside it (null for the dominance move)."""
+    trained_through: dt.date | None
+    """Last day whose label this target's model used (at least H days before the day)."""
+    skill: bool
+    """False when the served model has no out-of-sample skill (see ``skill_note``): not a forecast."""
+    skill_note: str
     top_features: list[Contribution]
 
 
@@ -66,7 +78,7 @@ class PredictedBy(Model):
     fold: int | None
     """0-based walk-forward fold whose test block holds the day (null for the final model)."""
     trained_through: dt.date
-    """Last training day of that model."""
+    """Last day whose label the answering models used: always at least H days before the day."""
     test_start: dt.date | None = None
 
 
@@ -77,21 +89,19 @@ class Outlook(Model):
     altcoin_season_index: float | None
     horizon_days: int
     dominance_points: float
-    entry_gap_days: int
-    """k: an entry into a season counts only after at least k days outside it."""
     model_version: str
     trained_at: dt.datetime
     training_window: TrainingWindow
     in_sample: bool
-    """Always false: a day the final model was fitted on is answered by the walk-forward fold that tested it."""
+    """Whether the answering models were trained on the day (never: past days are answered as of the day)."""
     predicted_by: PredictedBy
     changepoint_alert: ChangepointAlert | None
     transitions: list[Transition]
     missing_features: list[str]
     """Features without a value on the day (left out of the top features)."""
     out_of_sample: dict[str, Any]
-    """Per target: test days, positives, base rate, per model AUC, Brier, Brier skill, precision at the alert rate;
-    lead times of warned transitions."""
+    """Per target: the served model, its skill verdict, test days, events, base rate, and AUC and Brier skill (with
+    event-bootstrap 95 % intervals) of the served model and the logistic baseline."""
 
 
 class SeriesPoint(Model):
@@ -141,8 +151,8 @@ def outlook(
     date: Annotated[
         Day,
         Query(
-            description="day [default: the last day of data]; a day on or before the end of the model's training"
-            " window is answered from the stored walk-forward out-of-sample predictions (422 without one)"
+            description="day [default: the last day of data]; a day before the models' last training day is"
+            " answered from the walk-forward forecast made as of that day (422 before the first test block)"
         ),
     ] = None,
     version: Annotated[
