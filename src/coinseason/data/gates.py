@@ -226,10 +226,8 @@ def gate_observations(
     frame = frame.sort("source", "coin_id", "date")
     # a stored day is judged again only next to the new ones (the days before and after them); older stored days
     # keep their flags, as their own neighbours may not be in the frame
-    beside_new = pl.col("_new").shift(-1).over("source", "coin_id").fill_null(value=False) | pl.col("_new").shift(
-        1
-    ).over("source", "coin_id").fill_null(value=False)
-    frame = frame.with_columns((pl.col("_new") | beside_new).alias("_judge"))
+    before_new, after_new = (pl.col("_new").shift(n).over("source", "coin_id").fill_null(value=False) for n in (-1, 1))
+    frame = frame.with_columns((pl.col("_new") | before_new | after_new).alias("_judge"))
     flags, flagged = _series_flags(frame, config)
     result = frame.with_columns(pl.Series("_flags", flags, dtype=pl.Int16))
     kept_out = FLAG_SOURCE_DEVIATION | FLAG_PROVIDER_GLITCH
