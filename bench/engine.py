@@ -3,6 +3,10 @@
 Run ``python bench/engine.py`` (``--quick`` for a smoke run). Each figure is printed with its target and a
 ratio against a baseline measured in the same run; the exit status is 1 when any target is missed.
 
+Exclusions are point in time (``--exclusions pit``, the default): the coins of the four excluded classes, each
+from the first day it holds its class, as the classification of the data set decides it (not timed). With
+``--exclusions csv`` the shared data's exclusion list is left out on every day, as earlier versions measured.
+
 Figures
 -------
 1. the six standard series over the full CoinGecko set, matrices in memory, cold caches (median of runs)
@@ -36,9 +40,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from coinseason.core.dominance import Dominance
-from coinseason.core.engine import SeasonEngine
+from coinseason.core.engine import CoinClasses, SeasonEngine
 from coinseason.core.panel import FloatMatrix
 from coinseason.core.season import SeasonIndex
+from coinseason.core.universe import Exclusion
 from report import Figure, Report, section  # bench/report.py, beside this script
 
 if TYPE_CHECKING:
@@ -48,6 +53,8 @@ if TYPE_CHECKING:
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PARQUET = Path("coingecko") / "coingecko_daily_2013-04-28_2025-07-19.parquet"
 EXCLUSIONS = Path("coingecko") / "exclusion_list_stablecoins_wrapped_staked.csv"
+CLASSIFICATION = Path("coingecko") / "coin_classification.csv"
+EXCLUDED_CLASSES = frozenset({"stablecoin", "wrapped", "liquid_staking", "tokenized_asset"})
 BTC_ID, ETH_ID = "bitcoin", "ethereum"
 
 SEASONS = ((50, 90), (100, 90), (50, 30), (50, 365))
@@ -87,8 +94,14 @@ class RealData:
     coin_ids: list[str]
     price: FloatMatrix
     market_cap: FloatMatrix
-    excluded: frozenset[str]
-    stable: frozenset[str]
+    excluded: Exclusion
+    classes: CoinClasses
+    """Coin id → class and the first day it holds (None: every day)."""
+
+    @property
+    def excluded_since(self) -> dict[str, dt.date]:
+        """Each excluded coin's first excluded day (the first day of the data for a coin excluded every day)."""
+        return {c: day or self.start for c, (k, day) in self.classes.items() if k in self.excluded.classes}
 
     @property
     def n_days(self) -> int:
@@ -134,14 +147,36 @@ def build_matrices(frame: pl.DataFrame) -> tuple[dt.date, list[str], FloatMatrix
     return start, ids.to_list(), price, mcap
 
 
-def load_real(data_dir: Path) -> RealData:
+def pit_classes(data_dir: Path, frame: pl.DataFrame) -> CoinClasses:
+    """The point-in-time classification of the data set, as the service makes it (coins from the shared
+    classification file's ids, names and provider categories)."""
+    import polars as pl
+
+    from coinseason.data.classification import classify_coins, load_curated
+
+    coins = pl.read_csv(data_dir / CLASSIFICATION, infer_schema_length=10_000).select(
+        "coin_id", "symbol", "name", pl.col("coingecko_categories").alias("categories")
+    )
+    refs = {"BTC": BTC_ID, "ETH": ETH_ID, "SOL": "solana", "BNB": "binancecoin"}
+    classified = classify_coins(
+        coins, frame.select("coin_id", "date", "price"), curated=load_curated(), references=refs, coingecko_ids=True
+    )
+    held = classified.filter(pl.col("token_class").is_not_null())
+    return {c: (k, d) for c, k, d in zip(held["coin_id"], held["token_class"], held["class_since"], strict=True)}
+
+
+def load_real(data_dir: Path, exclusions: str = "pit") -> RealData:
     import polars as pl
 
     frame = read_frame(data_dir)
     start, ids, price, mcap = build_matrices(frame)
+    if exclusions == "pit":
+        classes = pit_classes(data_dir, frame)
+        return RealData(frame, start, ids, price, mcap, Exclusion(classes=EXCLUDED_CLASSES), classes)
     excl = pl.read_csv(data_dir / EXCLUSIONS, columns=["coin_id", "exclusion_class"])
-    stable = excl.filter(pl.col("exclusion_class") == "stablecoin")["coin_id"]
-    return RealData(frame, start, ids, price, mcap, frozenset(excl["coin_id"].to_list()), frozenset(stable.to_list()))
+    listed = dict(zip(excl["coin_id"], excl["exclusion_class"], strict=True))
+    classes = {c: (str(k), None) for c, k in listed.items()}
+    return RealData(frame, start, ids, price, mcap, Exclusion.always(frozenset(listed)), classes)
 
 
 # -- the engine's standard series -----------------------------------------------------------------------------
@@ -156,11 +191,11 @@ def make_engine(data: RealData, *, stop: int | None = None) -> SeasonEngine:
         market_cap=data.market_cap[:stop].copy(),
         btc_id=BTC_ID,
         eth_id=ETH_ID,
-        stable_ids=data.stable,
+        classes=data.classes,
     )
 
 
-def standard_steps(engine: SeasonEngine, excluded: frozenset[str]) -> dict[str, float]:
+def standard_steps(engine: SeasonEngine, excluded: Exclusion) -> dict[str, float]:
     """Rank, then compute the six standard series; seconds per step."""
     steps = {"rank": timed(lambda: engine.order(excluded, RANK_DEPTH))[0]}
     for top in DOMINANCES:
@@ -181,13 +216,13 @@ def cold_run(data: RealData) -> tuple[dict[str, float], SeasonEngine]:
             market_cap=mcap,
             btc_id=BTC_ID,
             eth_id=ETH_ID,
-            stable_ids=data.stable,
+            classes=data.classes,
         )
     )
     return {"construct (gap fill)": ctor, **standard_steps(engine, data.excluded)}, engine
 
 
-def series_of(engine: SeasonEngine, excluded: frozenset[str]) -> Iterator[tuple[str, SeasonIndex | Dominance]]:
+def series_of(engine: SeasonEngine, excluded: Exclusion) -> Iterator[tuple[str, SeasonIndex | Dominance]]:
     for top in DOMINANCES:
         yield f"dominance {top or 'all'}", engine.dominance(excluded, top=top)
     for n, w in SEASONS:
@@ -285,7 +320,7 @@ def store_agreement(engine: SeasonEngine, data: RealData) -> str:
 # -- figure 3: custom queries on a warm engine ----------------------------------------------------------------
 
 
-def bench_queries(engine: SeasonEngine, excluded: frozenset[str], n_queries: int, *, fill: bool) -> list[float]:
+def bench_queries(engine: SeasonEngine, excluded: Exclusion, n_queries: int, *, fill: bool) -> list[float]:
     """Seconds per random (N, W) query; the same queries for either universe rule (same seed)."""
     engine.order(excluded, RANK_DEPTH)  # rankings cached once, as in a serving process
     rng = np.random.default_rng(3)
@@ -366,18 +401,22 @@ def pandas_frame(frame: pl.DataFrame) -> pd.DataFrame:
     return long
 
 
-def pandas_ranked(long: pd.DataFrame, excluded: frozenset[str], days: pd.DatetimeIndex) -> pd.DataFrame:
-    """Each day's coins ranked by market cap (gap-filled ≤ 3 days), excluded coins removed; ties by coin id."""
+def pandas_ranked(long: pd.DataFrame, excluded: dict[str, dt.date], days: pd.DatetimeIndex) -> pd.DataFrame:
+    """Each day's coins ranked by market cap (gap-filled ≤ 3 days), excluded coins removed from their first
+    excluded day on; ties by coin id."""
+    import pandas as pd
+
     wide = long.pivot(index="date", columns="coin_id", values="market_cap").reindex(days)
     wide = wide.ffill(limit=BASELINE_GAP_DAYS)
-    wide = wide.drop(columns=wide.columns.intersection(sorted(excluded)))
+    for coin in wide.columns.intersection(sorted(excluded)):
+        wide.loc[wide.index >= pd.Timestamp(excluded[coin]), coin] = np.nan
     ranked = wide.stack().rename("mcap").rename_axis(["date", "coin_id"]).reset_index()
     ranked = ranked[ranked["mcap"] > 0].copy()
     ranked["rank"] = ranked.groupby("date")["mcap"].rank(method="first", ascending=False)
     return ranked.sort_values(["date", "rank"], kind="stable").reset_index(drop=True)
 
 
-def pandas_inputs(long: pd.DataFrame, excluded: frozenset[str]) -> PandasInputs:
+def pandas_inputs(long: pd.DataFrame, excluded: dict[str, dt.date]) -> PandasInputs:
     import pandas as pd
 
     days = pd.date_range(long["date"].min(), long["date"].max(), freq="D")
@@ -454,7 +493,7 @@ def pandas_season(cands: pd.DataFrame, days: pd.DatetimeIndex, top: int, *, fill
     return PandasSeries(value, n_eligible)
 
 
-def pandas_all(long: pd.DataFrame, excluded: frozenset[str], *, fill: bool) -> dict[str, Any]:
+def pandas_all(long: pd.DataFrame, excluded: dict[str, dt.date], *, fill: bool) -> dict[str, Any]:
     """The six standard series under one universe rule, pandas only (no coinseason code).
 
     Returns are merged for every ranked coin under ``fill`` (any rank may be needed), for the top N otherwise;
@@ -470,9 +509,7 @@ def pandas_all(long: pd.DataFrame, excluded: frozenset[str], *, fill: bool) -> d
     return out
 
 
-def compare_pandas(
-    engine: SeasonEngine, excluded: frozenset[str], ours: dict[str, Any], *, fill: bool
-) -> dict[str, int]:
+def compare_pandas(engine: SeasonEngine, excluded: Exclusion, ours: dict[str, Any], *, fill: bool) -> dict[str, int]:
     """Days on which each pandas series disagrees with the engine's (value or number of eligible coins)."""
     differing = {}
     for top in DOMINANCES:
@@ -491,10 +528,10 @@ def bench_pandas(data: RealData, engine: SeasonEngine, reps: int, report: Report
     if engine.gap_days != BASELINE_GAP_DAYS:
         report.note(f"the engine fills gaps of {engine.gap_days} days, the baseline {BASELINE_GAP_DAYS}")
     long = pandas_frame(data.frame)
-    runs = [timed(partial(pandas_all, long, data.excluded, fill=True)) for _ in range(reps)]
+    runs = [timed(partial(pandas_all, long, data.excluded_since, fill=True)) for _ in range(reps)]
     report.note("runs (s): " + ", ".join(f"{t:.3f}" for t, _ in runs))
     total = 0
-    for fill, ours in ((True, runs[-1][1]), (False, pandas_all(long, data.excluded, fill=False))):
+    for fill, ours in ((True, runs[-1][1]), (False, pandas_all(long, data.excluded_since, fill=False))):
         differing = compare_pandas(engine, data.excluded, ours, fill=fill)
         report.note(
             f"rule {'fill' if fill else 'strict'}: days differing from the engine: "
@@ -576,7 +613,7 @@ def synthetic_matrices(n_days: int, n_coins: int, seed: int, chunk: int = 256) -
     return price, mcap
 
 
-def top_turnover(engine: SeasonEngine, excluded: frozenset[str], top: int = 50) -> float:
+def top_turnover(engine: SeasonEngine, excluded: Exclusion, top: int = 50) -> float:
     """Mean share of the top N replaced from one day to the next (ranks do change)."""
     order = engine.order(excluded)[:, :top]
     stays = (order[1:, :, None] == order[:-1, None, :]).any(axis=2) & (order[1:] >= 0)
@@ -606,17 +643,25 @@ def synthetic_child(n_days: int, n_coins: int, seed: int) -> dict[str, Any]:
     price, mcap = step("generate", lambda: synthetic_matrices(n_days, n_coins, seed))
     ids = [BTC_ID, ETH_ID] + [f"coin-{i:05d}" for i in range(2, n_coins)]
     rng = np.random.default_rng(seed + 1)
-    excluded = frozenset(rng.choice(ids[2:], n_coins // 50, replace=False).tolist())
+    chosen = sorted(rng.choice(ids[2:], n_coins // 50, replace=False).tolist())
+    start = dt.date(2013, 1, 1)
+    # half stablecoins on every day, half wrapped from a day of their own (point-in-time exclusions)
+    late = rng.integers(0, n_days, len(chosen) - len(chosen) // 2)
+    classes: CoinClasses = dict.fromkeys(chosen[: len(chosen) // 2], ("stablecoin", None))
+    classes |= {
+        c: ("wrapped", start + dt.timedelta(days=int(d))) for c, d in zip(chosen[len(chosen) // 2 :], late, strict=True)
+    }
+    excluded = Exclusion(classes=EXCLUDED_CLASSES)
     engine = step(
         "construct (gap fill)",
         lambda: SeasonEngine(
-            start=dt.date(2013, 1, 1),
+            start=start,
             coin_ids=ids,
             price=price,
             market_cap=mcap,
             btc_id=BTC_ID,
             eth_id=ETH_ID,
-            stable_ids=frozenset(sorted(excluded)[: len(excluded) // 2]),
+            classes=classes,
         ),
     )
     step("rank", lambda: engine.order(excluded, RANK_DEPTH))
@@ -637,7 +682,7 @@ def synthetic_child(n_days: int, n_coins: int, seed: int) -> dict[str, Any]:
 
 
 def bench_synthetic(n_days: int, n_coins: int, report: Report) -> tuple[float, float]:
-    section(f"6. synthetic set {n_coins:,} coins × {n_days:,} days (child process; 2 % excluded)")
+    section(f"6. synthetic set {n_coins:,} coins × {n_days:,} days (child; 2 % excluded, half from a day on)")
     cmd = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -760,11 +805,18 @@ def figures_append(data: RealData, plan: Plan, full: float, report: Report) -> N
     report.add(Figure("append one day, max (includes buffer growth)", a_max, "ms"))
 
 
-def run(data_dir: Path, plan: Plan, report: Report) -> None:
+def run(data_dir: Path, plan: Plan, report: Report, exclusions: str = "pit") -> None:
     # The synthetic child goes first: a child started by a large parent inherits the parent's peak in its
     # ru_maxrss (the kernel records the old address space's high-water mark at exec).
     figures_synthetic(plan, report)
-    data = load_real(data_dir)
+    data = load_real(data_dir, exclusions)
+    import polars as pl
+
+    first = dict(data.frame.group_by("coin_id").agg(pl.col("date").min()).iter_rows())
+    later = sum(1 for c, d in data.excluded_since.items() if c in first and d > first[c])
+    report.note(
+        f"exclusions: {exclusions}, {len(data.excluded_since):,} coins, {later:,} of them from a day after their first"
+    )
     full, pivot, engine = bench_full(data, plan.full_reps, report)
     pandas_time = bench_pandas(data, engine, plan.pandas_reps, report)
     figures_speed(full, pivot, pandas_time, report)
@@ -785,6 +837,12 @@ def run(data_dir: Path, plan: Plan, report: Report) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="smaller synthetic set, fewer repetitions")
+    parser.add_argument(
+        "--exclusions",
+        choices=("pit", "csv"),
+        default="pit",
+        help="point-in-time classes (default) or the shared exclusion list on every day",
+    )
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="the shared data directory")
     parser.add_argument("--synthetic-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--days", type=int, default=4500, help=argparse.SUPPRESS)
@@ -802,7 +860,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"coinseason engine benchmark{' (quick)' if args.quick else ''}: data {args.data_dir}")
     print(f"{os.cpu_count()} CPUs, load average {load_average()} at the start")
     report = Report()
-    run(args.data_dir, plan, report)
+    run(args.data_dir, plan, report, args.exclusions)
     report.summary()
     print(f"load average {load_average()} at the end (other processes slow every figure)")
     return 1 if report.failed else 0

@@ -7,7 +7,8 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from coinseason.core.engine import RankDepths, SeasonEngine
+from coinseason.core.engine import CoinClasses, RankDepths, SeasonEngine
+from coinseason.core.universe import NEVER, NO_EXCLUSION, Exclusion
 
 START = dt.date(2020, 1, 1)
 GAP_DAYS = 3
@@ -34,7 +35,16 @@ def market(n_days: int = 120, n_coins: int = 40, seed: int = 3) -> tuple[list[st
     return ids, price, mcap
 
 
-def engine(ids: list[str], price: np.ndarray, mcap: np.ndarray, depths: RankDepths | None = None) -> SeasonEngine:
+STABLE: CoinClasses = {"coin2": ("stablecoin", None)}
+
+
+def engine(
+    ids: list[str],
+    price: np.ndarray,
+    mcap: np.ndarray,
+    depths: RankDepths | None = None,
+    classes: CoinClasses = STABLE,
+) -> SeasonEngine:
     return SeasonEngine(
         start=START,
         coin_ids=ids,
@@ -42,7 +52,7 @@ def engine(ids: list[str], price: np.ndarray, mcap: np.ndarray, depths: RankDept
         market_cap=mcap.copy(),
         btc_id="bitcoin",
         eth_id="coin1",
-        stable_ids=frozenset({"coin2"}),
+        classes=classes,
         gap_days=GAP_DAYS,
         **({"depths": depths} if depths else {}),
     )
@@ -79,7 +89,8 @@ def filled_by_hand(ids: list[str], price: np.ndarray, mcap: np.ndarray) -> tuple
     return out_price, out_mcap
 
 
-EXCLUDED = frozenset({"coin2", "coin5"})
+EXCLUDED_IDS = frozenset({"coin2", "coin5"})
+EXCLUDED = Exclusion.always(EXCLUDED_IDS)
 
 
 def test_appending_days_equals_computing_from_scratch() -> None:
@@ -91,7 +102,7 @@ def test_appending_days_equals_computing_from_scratch() -> None:
     for top, window, inside in keys:
         grow.season_index(EXCLUDED, top=top, window=window, btc_inside=inside)
     grow.dominance(EXCLUDED)
-    grow.dominance(frozenset(), top=8)
+    grow.dominance(NO_EXCLUSION, top=8)
     for k in range(held):
         row = price.shape[0] - held + k
         present = np.isfinite(price[row])
@@ -107,7 +118,7 @@ def test_appending_days_equals_computing_from_scratch() -> None:
         b = full.season_index(EXCLUDED, top=top, window=window, btc_inside=inside)
         np.testing.assert_array_equal(a.value, b.value)
         np.testing.assert_array_equal(a.n_eligible, b.n_eligible)
-    for excl, top in [(EXCLUDED, None), (frozenset(), 8)]:
+    for excl, top in [(EXCLUDED, None), (NO_EXCLUSION, 8)]:
         np.testing.assert_allclose(grow.dominance(excl, top=top).btc, full.dominance(excl, top=top).btc)
         np.testing.assert_allclose(grow.dominance(excl, top=top).total, full.dominance(excl, top=top).total)
 
@@ -141,9 +152,9 @@ def test_breakdown_agrees_with_the_index_every_day(fill: bool) -> None:
         b = eng.breakdown(EXCLUDED, START + dt.timedelta(days=row), top=15, window=20, fill=fill)
         assert b.eligible.sum() == index.n_eligible[row]
         assert b.beats.sum() == index.n_outperforming[row]
-        assert not set(eng.coin_ids[b.coins]) & EXCLUDED
+        assert not set(eng.coin_ids[b.coins]) & EXCLUDED_IDS
         caps = filled_mcap[row]
-        ranked = [c for c in range(len(ids)) if ids[c] not in EXCLUDED and caps[c] > 0]
+        ranked = [c for c in range(len(ids)) if ids[c] not in EXCLUDED_IDS and caps[c] > 0]
         ranked.sort(key=lambda c: -caps[c])
         alts_with_history = [c for c in ranked if c != 0 and filled_price[row][c] > 0 and filled_price[row - 20][c] > 0]
         btc = [0] if 0 in ranked else []
@@ -166,14 +177,22 @@ def test_day_outside_data() -> None:
 
 
 def naive_index(
-    ids: list[str], price: Filled, mcap: Filled, excluded: frozenset[str], top: int, window: int, *, fill: bool
+    ids: list[str],
+    price: Filled,
+    mcap: Filled,
+    excluded: frozenset[str] | dict[str, int],
+    top: int,
+    window: int,
+    *,
+    fill: bool,
 ) -> list[float]:
     """The Altcoin Season Index of every day from a plain sort of each day's hand-filled market caps (BTC is
-    column 0)."""
+    column 0); ``excluded``: coin ids left out on every day, or coin id → the first row it is left out."""
+    first_out = dict.fromkeys(excluded, 0) if isinstance(excluded, frozenset) else excluded
     out = []
     for row in range(len(price)):
         caps = mcap[row]
-        ranked = [c for c in range(len(ids)) if ids[c] not in excluded and caps[c] > 0]
+        ranked = [c for c in range(len(ids)) if first_out.get(ids[c], NEVER) > row and caps[c] > 0]
         ranked.sort(key=lambda c: -caps[c])  # stable: ties in column order
 
         def ret(c: int, row: int = row) -> float:
@@ -202,7 +221,7 @@ def test_young_coins_crowding_the_cached_ranks_are_passed_over(seed: int) -> Non
     for top, window in [(4, 30), (8, 60), (2, 5), (15, 80)]:
         for fill in (True, False):
             got = eng.season_index(EXCLUDED, top=top, window=window, fill=fill).value
-            expected = naive_index(ids, filled_price, filled_mcap, EXCLUDED, top, window, fill=fill)
+            expected = naive_index(ids, filled_price, filled_mcap, EXCLUDED_IDS, top, window, fill=fill)
             np.testing.assert_array_equal(got, expected)
     assert eng._deep[EXCLUDED][1].any()  # the deep ranking was used and kept
 
@@ -212,7 +231,7 @@ def test_series_do_not_depend_on_what_was_ranked_before() -> None:
     fresh = engine(ids, price, mcap)
     used = engine(ids, price, mcap)
     used.order(EXCLUDED, 30)  # deeper than the default, and the coin-major prices rebuilt after it
-    used.season_index(frozenset(), top=5, window=10)
+    used.season_index(NO_EXCLUSION, top=5, window=10)
     for top, window in [(5, 10), (12, 40)]:
         for fill in (True, False):
             a = fresh.season_index(EXCLUDED, top=top, window=window, fill=fill)
@@ -242,7 +261,7 @@ def test_rewritten_last_days_taken_back_and_appended_equal_a_rebuild_and_leave_t
     for top, window, inside, fill in keys:
         first.season_index(EXCLUDED, top=top, window=window, btc_inside=inside, fill=fill)
     first.dominance(EXCLUDED)
-    first.dominance(frozenset(), top=8)
+    first.dominance(NO_EXCLUSION, top=8)
     before = first.season_index(EXCLUDED, top=10, window=30).value.copy()
     grown = first.copy()
     assert grown.rollback_days == 7
@@ -256,7 +275,7 @@ def test_rewritten_last_days_taken_back_and_appended_equal_a_rebuild_and_leave_t
         np.testing.assert_array_equal(a.value, b.value)
         np.testing.assert_array_equal(a.n_eligible, b.n_eligible)
         np.testing.assert_array_equal(a.n_outperforming, b.n_outperforming)
-    for excl, top in [(EXCLUDED, None), (frozenset(), 8)]:
+    for excl, top in [(EXCLUDED, None), (NO_EXCLUSION, 8)]:
         # sums of a row alone and of the whole matrix may round differently in the last bit (as for append_day)
         np.testing.assert_allclose(grown.dominance(excl, top=top).total, rebuilt.dominance(excl, top=top).total)
         np.testing.assert_allclose(grown.dominance(excl, top=top).btc, rebuilt.dominance(excl, top=top).btc)
@@ -281,3 +300,127 @@ def test_drop_last_refuses_more_days_than_it_kept() -> None:
     assert eng.n_days == 13 and eng.rollback_days == 0
     _append_rows(eng, ids, price, mcap, range(13, 15))
     assert eng.rollback_days == 2
+
+
+# -- point-in-time exclusions: a coin is left out from the first day its class holds ------------------------
+
+LATE = {"coin5": 60, "coin7": 75, "coin2": 0}
+"""First row each coin holds its class (coin2: every day)."""
+LATE_CLASSES: CoinClasses = {
+    "coin5": ("wrapped", START + dt.timedelta(days=60)),
+    "coin7": ("stablecoin", START + dt.timedelta(days=75)),
+    "coin2": ("stablecoin", None),
+}
+BY_CLASS = Exclusion(classes=frozenset({"stablecoin", "wrapped"}))
+
+
+def test_excluded_from_gives_each_coin_its_first_excluded_day() -> None:
+    ids, price, mcap = market(n_days=90)
+    eng = engine(ids, price, mcap, classes=LATE_CLASSES)
+    col = {c: i for i, c in enumerate(ids)}
+    until = eng.excluded_from(BY_CLASS)
+    assert {c: int(until[col[c]]) for c in LATE} == LATE
+    assert (np.delete(until, [col[c] for c in LATE]) == NEVER).all()
+    wrapped_only = eng.excluded_from(Exclusion(classes=frozenset({"wrapped"}), add=frozenset({"coin9"})))
+    assert (wrapped_only[col["coin5"]], wrapped_only[col["coin9"]], wrapped_only[col["coin7"]]) == (60, 0, NEVER)
+    removed = eng.excluded_from(Exclusion(classes=BY_CLASS.classes, remove=frozenset({"coin5"})))
+    assert removed[col["coin5"]] == NEVER and removed[col["coin7"]] == 75
+    assert (eng.excluded_from(NO_EXCLUSION) == NEVER).all()
+
+
+@pytest.mark.parametrize("depths", [None, RankDepths(cached=3, fill_margin=1, deep=12)])
+def test_index_leaves_a_coin_out_only_from_the_day_its_class_holds(depths: RankDepths | None) -> None:
+    ids, price, mcap = market(n_days=90, seed=4)
+    eng = engine(ids, price, mcap, depths, classes=LATE_CLASSES)
+    filled_price, filled_mcap = filled_by_hand(ids, price, mcap)
+    for top, window in [(4, 30), (8, 20), (15, 40)]:
+        for fill in (True, False):
+            got = eng.season_index(BY_CLASS, top=top, window=window, fill=fill).value
+            np.testing.assert_array_equal(
+                got, naive_index(ids, filled_price, filled_mcap, LATE, top, window, fill=fill)
+            )
+    order = eng.order(BY_CLASS, len(ids))  # every coin ranked
+    col = {c: i for i, c in enumerate(ids)}
+    for coin, first in LATE.items():
+        assert not (order[first:] == col[coin]).any()
+    assert (order[:60] == col["coin5"]).any()  # ranked before its class held
+
+
+def test_dominance_counts_a_coin_until_it_is_left_out_and_as_a_stablecoin_from_its_day() -> None:
+    ids, price, mcap = market(n_days=90, seed=5)
+    eng = engine(ids, price, mcap, classes=LATE_CLASSES)
+    _, filled_mcap = filled_by_hand(ids, price, mcap)
+    col = {c: i for i, c in enumerate(ids)}
+    left_out = eng.dominance(BY_CLASS)
+    kept = eng.dominance(NO_EXCLUSION)
+    top = eng.dominance(NO_EXCLUSION, top=40)  # every coin: the same totals
+    for row in range(90):
+        caps = filled_mcap[row]
+
+        def cap(c: int, caps: list[float] = caps) -> float:
+            return caps[c] if caps[c] > 0 else 0.0
+
+        every = sum(cap(c) for c in range(len(ids)))
+        out = sum(cap(col[c]) for c, first in LATE.items() if row >= first)
+        stable = cap(col["coin2"]) + (cap(col["coin7"]) if row >= 75 else 0.0)
+        assert left_out.total[row] == pytest.approx(every - out, rel=1e-12)
+        assert kept.total[row] == pytest.approx(every, rel=1e-12)
+        assert kept.stable_cap[row] == pytest.approx(stable, rel=1e-12, abs=1e-9)
+        assert top.stable_cap[row] == pytest.approx(stable, rel=1e-12, abs=1e-9)
+        assert left_out.stable_cap[row] == 0.0
+
+
+def test_values_up_to_a_day_do_not_depend_on_later_days() -> None:
+    ids, price, mcap = market(n_days=120, seed=6)
+    full = engine(ids, price, mcap, classes=LATE_CLASSES)
+    for cut in (50, 70, 100):
+        known = {c: (k, d) for c, (k, d) in LATE_CLASSES.items() if d is None or (d - START).days < cut}
+        part = engine(ids, price[:cut], mcap[:cut], classes=known)
+        for top, window in [(5, 10), (12, 30)]:
+            a = part.season_index(BY_CLASS, top=top, window=window)
+            b = full.season_index(BY_CLASS, top=top, window=window)
+            np.testing.assert_array_equal(a.value, b.value[:cut])
+        for universe in (None, 10):
+            for excl in (BY_CLASS, NO_EXCLUSION):
+                np.testing.assert_allclose(
+                    part.dominance(excl, top=universe).btc, full.dominance(excl, top=universe).btc[:cut]
+                )
+                np.testing.assert_allclose(
+                    part.dominance(excl, top=universe).stablecoin, full.dominance(excl, top=universe).stablecoin[:cut]
+                )
+
+
+def test_classes_that_hold_from_appended_days_extend_every_cached_series() -> None:
+    ids, price, mcap = market(n_days=100, seed=7)
+    cut = 70  # coin7's class holds from row 75: after the engine's last day
+    known = {c: v for c, v in LATE_CLASSES.items() if c != "coin7"}
+    grow = engine(ids, price[:cut], mcap[:cut], classes=known)
+    for top, window in [(5, 10), (12, 30)]:
+        grow.season_index(BY_CLASS, top=top, window=window)
+    grow.dominance(BY_CLASS)
+    grow.dominance(NO_EXCLUSION, top=10)
+    grow.set_classes(LATE_CLASSES)
+    _append_rows(grow, ids, price, mcap, range(cut, 100))
+    full = engine(ids, price, mcap, classes=LATE_CLASSES)
+    for top, window in [(5, 10), (12, 30)]:
+        np.testing.assert_array_equal(
+            grow.season_index(BY_CLASS, top=top, window=window).value,
+            full.season_index(BY_CLASS, top=top, window=window).value,
+        )
+    for excl, universe in [(BY_CLASS, None), (NO_EXCLUSION, 10)]:
+        np.testing.assert_allclose(grow.dominance(excl, top=universe).total, full.dominance(excl, top=universe).total)
+        np.testing.assert_allclose(
+            grow.dominance(excl, top=universe).stable_cap, full.dominance(excl, top=universe).stable_cap
+        )
+
+
+def test_classes_that_change_a_day_the_engine_holds_are_refused() -> None:
+    ids, price, mcap = market(n_days=80, seed=8)
+    eng = engine(ids, price, mcap, classes=LATE_CLASSES)
+    moved = {**LATE_CLASSES, "coin5": ("wrapped", START + dt.timedelta(days=59))}
+    with pytest.raises(ValueError, match=r"classes of \['coin5'\] changed"):
+        eng.set_classes(moved)
+    other = {**LATE_CLASSES, "coin2": ("wrapped", None)}
+    with pytest.raises(ValueError, match=r"classes of \['coin2'\] changed"):
+        eng.set_classes(other)
+    eng.set_classes({**LATE_CLASSES, "coin9": ("wrapped", START + dt.timedelta(days=80))})  # from the next day: fine

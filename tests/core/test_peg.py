@@ -17,7 +17,9 @@ from coinseason.core.peg import (
     USD_MEDIAN_BAND,
     Band,
     is_pegged_stats,
+    median_move,
     peg_stats,
+    trailing_peg,
 )
 
 
@@ -126,3 +128,39 @@ def test_far_from_one_is_never_pegged(values: list[float]) -> None:
     ratio = np.array(values) * 10.0  # every ratio in [5, 15]
     assert not is_pegged(ratio, band=USD_BAND, median_band=USD_MEDIAN_BAND)
     assert not is_pegged(ratio, band=ASSET_BAND, median_band=ASSET_MEDIAN_BAND)
+
+
+# -- the point-in-time test, day by day over a trailing window ----------------------------------------------
+
+
+def test_trailing_peg_passes_from_the_day_with_enough_days_and_while_the_window_holds() -> None:
+    # 1.0 on rows 0-99, then 2.0: row d (< 180, the whole history so far) has d + 1 ratios, 100 of them in band:
+    # at least 30 from row 29; a share of 70 % while 100 ≥ 0.7 (d + 1), up to row 141; the median in band
+    # while fewer than half are 2.0 (d - 99 < (d + 1) / 2, up to row 198); every move 0 but one
+    ratio = np.array([1.0] * 100 + [2.0] * 60)
+    test = trailing_peg(ratio, band=USD_BAND, median_band=USD_MEDIAN_BAND)
+    assert np.flatnonzero(test.pegged[:, 0]).tolist() == list(range(29, 142))
+    assert test.share[141, 0] == pytest.approx(100 / 142)
+    assert math.isnan(trailing_peg(np.full(5, np.nan), band=USD_BAND, median_band=USD_MEDIAN_BAND).share[0, 0])
+
+
+def test_trailing_peg_forgets_what_left_the_window() -> None:
+    # 2.0 for 20 rows, then 1.0: with a 30-row window and at least 10 ratios, row d holds 1.0 on d - 19 of its
+    # min(d + 1, 30) rows: 70 % of 30 = 21 from row 40 (the median from row 34, half the moves small from row 34)
+    ratio = np.array([2.0] * 20 + [1.0] * 40)
+    test = trailing_peg(ratio, band=USD_BAND, median_band=USD_MEDIAN_BAND, window=30, min_obs=10, min_moves=5)
+    assert np.flatnonzero(test.pegged[:, 0]).tolist() == list(range(40, 60))
+
+
+def test_trailing_peg_needs_the_ratio_to_move_with_the_reference() -> None:
+    # 0.985 and 1.015 in turn: all in [0.95, 1.05], the median between them in [0.98, 1.02], but every move is
+    # |ln(1.015 / 0.985)| = 3.0 %: not a peg; the same values drifting 0.1 % a day are one
+    swinging = np.array([0.985, 1.015] * 50)
+    assert not trailing_peg(swinging, band=USD_BAND, median_band=USD_MEDIAN_BAND).pegged.any()
+    drifting = np.linspace(0.985, 1.015, 30)
+    assert trailing_peg(drifting, band=USD_BAND, median_band=USD_MEDIAN_BAND, min_moves=29).pegged[29, 0]
+
+
+def test_median_move() -> None:
+    assert median_move(np.array([1.0, 1.1, np.nan, 1.0, 1.0])) == pytest.approx(math.log(1.1) / 2)
+    assert math.isnan(median_move(np.array([1.0, np.nan, 2.0])))

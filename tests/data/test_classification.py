@@ -229,7 +229,12 @@ def test_usd_pegged_coin_without_categories_is_a_stablecoin() -> None:
     row = classify_coins(coins, prices, curated=EMPTY_CURATED).row(0, named=True)
     assert row["token_class"] == TokenClass.STABLECOIN
     assert row["class_source"] == "price_peg"
-    assert row["class_basis"] == "price peg to USD: 100% of 60 days in [0.95,1.05], median 1.000"
+    # known on its 30th priced day, the fewest the test takes: from then on
+    assert row["class_since"] == START + dt.timedelta(days=29)
+    assert row["class_basis"] == (
+        "price peg to USD from 2024-01-30 (the 180 days to then): 100% of 30 priced days in [0.95,1.05], "
+        "median 1.000, median daily move 0.00%"
+    )
 
 
 def btc_world(extra: dict[str, list[float]]) -> pl.DataFrame:
@@ -250,7 +255,9 @@ def test_coin_tracking_btc_is_wrapped_and_bitcoin_itself_is_not() -> None:
     out = by_id(classify_coins(coins, prices, curated=EMPTY_CURATED, references=refs))
     assert out["some-btc"]["token_class"] == TokenClass.WRAPPED
     assert out["some-btc"]["class_source"] == "price_peg"
-    assert (out["some-btc"]["class_basis"] or "").startswith("price peg to BTC: 100% of 60 days in [0.9,1.35]")
+    assert (out["some-btc"]["class_basis"] or "").startswith(
+        "price peg to BTC from 2024-01-30 (the 180 days to then): 100% of 30 priced days in [0.9,1.35]"
+    )
     assert out["bitcoin"]["token_class"] is None
     assert out["bitcoin"]["class_source"] == "none"
     assert out["ethereum"]["token_class"] is None
@@ -313,6 +320,128 @@ def test_unpegged_coin_is_not_classified() -> None:
     row = classify_coins(coins, prices, curated=EMPTY_CURATED).row(0, named=True)
     assert row["token_class"] is None
     assert row["class_source"] == "none"
+
+
+# --- point in time: each class from the first day the evidence known that day gives it -----------------------
+
+
+def day(n: int) -> dt.date:
+    return START + dt.timedelta(days=n)
+
+
+def became_a_dollar() -> list[float]:
+    """60 days trading near 3 (moving 10 % a day), then 1.0 every day."""
+    return [3.0 if i % 2 else 3.3 for i in range(60)] + [1.0] * 200
+
+
+def test_a_coin_that_becomes_pegged_is_a_stablecoin_from_the_day_the_trailing_window_says_so() -> None:
+    # Worked by hand over the 180 days to d (d >= 179: days d - 179 to d): the days at 1.0 in the window are
+    # d - 59, at least 70 % of 180 = 126 from d = 185; fewer than half above the median band from d = 150; the
+    # moves within 1 % (every move into a day at 1.0 after day 60) are d - 60, at least half of 180 from d = 150.
+    coins = coins_frame(("late-dollar", "ld", "Late Dollar", None))
+    row = classify_coins(coins, price_frame({"late-dollar": became_a_dollar()}), curated=EMPTY_CURATED).row(
+        0, named=True
+    )
+    assert row["token_class"] == TokenClass.STABLECOIN
+    assert row["class_since"] == day(185)
+    assert row["class_basis"] == (
+        "price peg to USD from 2024-07-04 (the 180 days to then): 70% of 180 priced days in [0.95,1.05], "
+        "median 1.000, median daily move 0.00%"
+    )
+
+
+def test_the_class_stays_after_the_peg_breaks() -> None:
+    # a stablecoin that collapses after 100 days is still a stablecoin, from its 30th day on
+    collapsed = [1.0] * 100 + [1.0 * 0.8**i for i in range(1, 120)]
+    coins = coins_frame(("dead-dollar", "dd", "Dead Dollar", None))
+    row = classify_coins(coins, price_frame({"dead-dollar": collapsed}), curated=EMPTY_CURATED).row(0, named=True)
+    assert (row["token_class"], row["class_since"]) == (TokenClass.STABLECOIN, day(29))
+
+
+def test_two_coins_that_merely_trade_close_are_not_pegged() -> None:
+    # always within [0.9, 1.35] of ETH with the median 1.1 in band (the whole-history test of old said wrapped),
+    # but the ratio moves 18 % a day: no token pegged to ETH does that
+    eth = [2_000.0 + 10.0 * i for i in range(200)]
+    coins = coins_frame(("ethereum", "eth", "Ethereum", None), ("twin", "twn", "Twin", None))
+    prices = price_frame({"ethereum": eth, "twin": [p * (1.0 if i % 2 else 1.2) for i, p in enumerate(eth)]})
+    out = by_id(classify_coins(coins, prices, curated=EMPTY_CURATED, references={"ETH": "ethereum"}))
+    assert out["twin"]["token_class"] is None
+    steady = price_frame({"ethereum": eth, "twin": [p * 1.1 for p in eth]})
+    out = by_id(classify_coins(coins, steady, curated=EMPTY_CURATED, references={"ETH": "ethereum"}))
+    assert (out["twin"]["token_class"], out["twin"]["class_since"]) == (TokenClass.WRAPPED, day(29))
+
+
+def test_the_reference_of_a_day_is_the_candidate_known_that_day() -> None:
+    # two coins called SOL: an early one (days 0-71) and Solana (from day 150); a token tracking each of them is
+    # wrapped from its 30th day of tracking, against the SOL of those days
+    early = [5.0 * 1.01**i for i in range(72)]
+    solana = [20.0 * 1.01**i for i in range(110)]
+    coins = coins_frame(
+        ("sol-2014", "sol", "Solcoin", None),
+        ("solana", "sol", "Solana", None),
+        ("a", "xa", "Copy A", None),
+        ("b", "xb", "Copy B", None),
+    )
+    rows = [
+        *[("sol-2014", day(i), p) for i, p in enumerate(early)],
+        *[("solana", day(150 + i), p) for i, p in enumerate(solana)],
+        *[("a", day(i), p) for i, p in enumerate(early)],
+        *[("b", day(150 + i), p) for i, p in enumerate(solana)],
+    ]
+    prices = pl.DataFrame(rows, schema={"coin_id": pl.String, "date": pl.Date, "price": pl.Float64}, orient="row")
+    refs = {"SOL": ("sol-2014", "solana")}
+    out = by_id(classify_coins(coins, prices, curated=EMPTY_CURATED, references=refs))
+    assert (out["a"]["token_class"], out["a"]["class_since"]) == (TokenClass.WRAPPED, day(29))
+    assert (out["b"]["token_class"], out["b"]["class_since"]) == (TokenClass.WRAPPED, day(179))
+    assert out["sol-2014"]["token_class"] is None and out["solana"]["token_class"] is None  # never peg-tested
+
+
+def test_categories_and_curated_classes_hold_from_the_first_day_or_the_entry_since() -> None:
+    curated = parse_curated(
+        'version = "2026.01.1"\nstablecoin = [{ symbol = "NEWD", coin_id = "new-d", since = 2024-02-15 }]',
+        origin="test",
+    )
+    coins = coins_frame(("tag", "tag", "Tagged", "Stablecoins"), ("new-d", "newd", "New D", None))
+    prices = price_frame({"tag": [3.0, 2.0, 1.0], "new-d": [7.0] * 90})
+    prices = prices.with_columns(
+        pl.when(pl.col("coin_id") == "tag").then(pl.col("date") + dt.timedelta(days=10)).otherwise(pl.col("date"))
+    )
+    out = by_id(classify_coins(coins, prices, curated=curated))
+    assert (out["tag"]["token_class"], out["tag"]["class_since"]) == (TokenClass.STABLECOIN, day(10))
+    assert (out["new-d"]["token_class"], out["new-d"]["class_since"]) == (TokenClass.STABLECOIN, dt.date(2024, 2, 15))
+    assert out["new-d"]["class_basis"] == "curated v2026.01.1 (coin_id), from 2024-02-15"
+
+
+def test_classes_of_the_data_up_to_a_day_are_those_of_all_the_data_on_that_day() -> None:
+    eth = [2_000.0 * 1.002**i for i in range(400)]
+    series = {
+        "ethereum": eth,
+        "late-dollar": became_a_dollar(),
+        "dead-dollar": [1.0] * 100 + [0.8**i for i in range(1, 120)],
+        "weth-ish": [None] * 150 + [p * 1.001 for p in eth[150:]],
+        "alt": [1.5**i % 7 + 0.5 for i in range(400)],
+    }
+    rows = [(c, day(i), p) for c, ps in series.items() for i, p in enumerate(ps) if p is not None]
+    prices = pl.DataFrame(rows, schema={"coin_id": pl.String, "date": pl.Date, "price": pl.Float64}, orient="row")
+    coins = coins_frame(*[(c, c[:4], c, None) for c in series])
+    refs = {"ETH": "ethereum"}
+    full = by_id(classify_coins(coins, prices, curated=EMPTY_CURATED, references=refs))
+    assert {c: full[c]["class_since"] for c in series} == {
+        "ethereum": None,
+        "late-dollar": day(185),
+        "dead-dollar": day(29),
+        "weth-ish": day(179),
+        "alt": None,
+    }
+    for cut in (20, 29, 100, 178, 179, 184, 185, 300):
+        part = by_id(
+            classify_coins(coins, prices.filter(pl.col("date") <= day(cut)), curated=EMPTY_CURATED, references=refs)
+        )
+        for coin in series:
+            since = full[coin]["class_since"]
+            known = since is not None and since <= day(cut)
+            assert part[coin]["token_class"] == (full[coin]["token_class"] if known else None), (cut, coin)
+            assert part[coin]["class_since"] == (since if known else None), (cut, coin)
 
 
 # --- output shape and input checks -----------------------------------------------------------------------
@@ -432,6 +561,7 @@ ids = ["dai"]
         "token_class": "stablecoin",
         "class_basis": "override: add stablecoin (my.toml)",
         "class_source": "override",
+        "class_since": None,  # every day
     }
     assert out["dai"]["token_class"] is None
     assert out["dai"]["class_basis"] == "override: remove (my.toml)"

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from coinseason.core.universe import NO_EXCLUSION
 from coinseason.providers.files import FileFormat
 from coinseason.services.analytics import AnalyticsService, SeasonQuery
 from coinseason.services.importing import ImportReport, ImportService
@@ -44,7 +45,7 @@ def test_coingecko_season_index_matches_duckdb(pg_store: PostgresStore, tmp_path
         assert list(a.engine.coin_ids) == list(b.engine.coin_ids)
         assert a.engine.start == b.engine.start and a.engine.end == b.engine.end
         np.testing.assert_array_equal(a.engine.price, b.engine.price)
-        for excluded in (frozenset(), frozenset(AnalyticsService(duck).exclusion("coingecko", "default").ids)):
+        for excluded in (NO_EXCLUSION, AnalyticsService(duck).exclusion("coingecko", "default").exclusion):
             pg_index = a.engine.season_index(excluded, top=50, window=90)
             duck_index = b.engine.season_index(excluded, top=50, window=90)
             np.testing.assert_array_equal(pg_index.value, duck_index.value)

@@ -23,7 +23,8 @@ class Method(Model):
     exclusion: str = Field(description="default (every token class) or none")
     exclusion_list_version: str
     excluded_classes: list[str]
-    n_excluded: int = Field(description="coins of this source kept out of the universe")
+    exclusion_rule: str | None = Field(default=None, description="how and from which day a coin is left out")
+    n_excluded: int = Field(description="coins of this source kept out of the universe (on the last day)")
     top: int | None = None
     window: int | None = None
     btc_inside: bool | None = None
@@ -133,6 +134,7 @@ class Coin(Model):
     token_class: str | None
     class_basis: str | None
     class_source: str | None
+    class_since: dt.date | None = Field(default=None, description="first day the class holds (point in time)")
     first_seen: dt.date | None
     last_seen: dt.date | None
 
@@ -168,6 +170,7 @@ class ExclusionMember(Model):
     symbol: str | None
     token_class: str
     basis: str | None
+    since: dt.date | None = Field(default=None, description="first day the coin is left out (point in time)")
 
 
 class Methodology(Model):

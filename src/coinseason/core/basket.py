@@ -4,11 +4,11 @@ prices in between, with its daily return, its own re-weighting turnover and its 
 Rules (each stated so a result can be checked by hand):
 
 * **Formation.** On a rebalance day r the basket buys the coins of day r's ranking (``members[r]``, e.g. the
-  top N without BTC and the excluded classes) that pass two point-in-time filters: the day's traded volume is at
-  least ``min_volume`` USD (an unknown volume fails a positive minimum), and the coin did not trade as a US-dollar
-  stablecoin over the ``peg_days`` days to r (every price of those days in [0.95, 1.05]; decided from data up to
-  r only, whatever the exclusion set decided from each coin's whole history). Weights are equal or proportional
-  to day r's market caps. It trades at day r's price and holds from r to r + 1 on.
+  top N without BTC and the coins excluded that day) that pass two point-in-time filters: the day's traded volume
+  is at least ``min_volume`` USD (an unknown volume fails a positive minimum), and the coin did not trade as a
+  US-dollar stablecoin over the ``peg_days`` days to r (every price of those days in [0.95, 1.05]; decided from
+  data up to r only, a stricter and quicker test than the exclusions' trailing peg test). Weights are equal or
+  proportional to day r's market caps. It trades at day r's price and holds from r to r + 1 on.
 * **Schedule.** The first rebalance is the first day with an eligible coin; the next is ``rebalance_days`` days
   later, or earlier on the first day a held coin's drifted weight is more than ``drift`` away from the weight it
   was given (``drift`` None: no drift trigger), or the first day with eligible coins after the basket held

@@ -1,7 +1,13 @@
 """The in-memory season engine of one source: gap-filled matrices, cached rankings and series.
 
 No I/O: :class:`coinseason.services.analytics.AnalyticsService` loads it from a store. Everything computed is
-cached per (exclusion set, N, W) and extended in place when a new day is appended. Beside the series the engine
+cached per (exclusion, N, W) and extended in place when a new day is appended.
+
+Exclusions are point in time. The engine holds each classified coin's class and the first day it holds
+(:data:`CoinClasses`); an :class:`~coinseason.core.universe.Exclusion` leaves a coin out from that day on, and a
+stablecoin counts in stablecoin dominance from that day on. So every value of a day depends only on data of that
+day and before, exclusions included; :meth:`SeasonEngine.set_classes` takes the classes of the data as it grew,
+which may only add classes from the days being appended. Beside the series the engine
 keeps, per exclusion set, each day's ranking :attr:`RankDepths.cached` deep (or deeper when asked) and, for the
 days that needed them, ranks down to :attr:`RankDepths.deep`; and the prices of every coin of those rankings stored coin
 by coin (:class:`coinseason.core.panel.CoinMajor`), which makes the returns of whole series quick to pick.
@@ -11,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -36,13 +42,18 @@ from coinseason.core.season import (
     outperforms,
     window_returns,
 )
-from coinseason.core.universe import MAX_TOP, NO_COIN, rank_order, top_n
+from coinseason.core.universe import MAX_TOP, NEVER, NO_COIN, Exclusion, rank_order, top_n
 
 MAX_WINDOW = 730
 MAX_SERIES = 256
 """Season index series kept per engine (oldest dropped first): every one kept is extended on each appended day."""
 ROLLBACK_DAYS = 7
 """How many of the last days :meth:`SeasonEngine.drop_last` can take back (to append them again as rewritten)."""
+STABLECOIN = "stablecoin"
+"""The class whose coins make stablecoin dominance, unless the engine is told another."""
+
+CoinClasses = Mapping[str, tuple[str, dt.date | None]]
+"""Coin id → its class and the first day it holds (None: from the first day of the data)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +98,8 @@ class SeasonEngine:
         market_cap: FloatMatrix,
         btc_id: str | None,
         eth_id: str | None = None,
-        stable_ids: frozenset[str] = frozenset(),
+        classes: CoinClasses | None = None,
+        stable_class: str = STABLECOIN,
         gap_days: int = DEFAULT_GAP_DAYS,
         depths: RankDepths = DEFAULT_DEPTHS,
     ) -> None:
@@ -100,8 +112,11 @@ class SeasonEngine:
         self._column = {c: i for i, c in enumerate(coin_ids)}
         self.btc = self._column.get(btc_id, NO_COIN) if btc_id else NO_COIN
         self.eth = self._column.get(eth_id, NO_COIN) if eth_id else NO_COIN
-        self.stable = self._among(stable_ids)
+        self.stable_class = stable_class
         self.n_days = price.shape[0]
+        self._class_of, self._class_from = self._class_table(classes or {})
+        self._stable_from = self._stable_rows()
+        self._until: dict[Exclusion, NDArray[np.int32]] = {}
         seen_price, seen_mcap = np.isfinite(price), np.isfinite(market_cap)
         self._ages: list[tuple[NDArray[np.int32], NDArray[np.int32]]] = []
         """The ages (price, market cap) as they were after each of the last days, oldest first: the state a new day
@@ -114,13 +129,12 @@ class SeasonEngine:
         """True for an append-only :meth:`copy`: its rows belong to another engine too."""
         self._price = forward_fill(price, limit=gap_days)
         self._mcap = forward_fill(market_cap, limit=gap_days)
-        self._orders: dict[frozenset[str], IntMatrix] = {}
-        self._deep: dict[frozenset[str], tuple[IntMatrix, NDArray[np.bool_]]] = {}
+        self._orders: dict[Exclusion, IntMatrix] = {}
+        self._deep: dict[Exclusion, tuple[IntMatrix, NDArray[np.bool_]]] = {}
         self._by_coin: CoinMajor | None = None
-        self._by_coin_sets: set[frozenset[str]] = set()
-        self._members: dict[frozenset[str], NDArray[np.bool_]] = {}
-        self._seasons: dict[tuple[frozenset[str], int, int, bool, bool], SeasonIndex] = {}
-        self._dominance: dict[tuple[frozenset[str], int | None], Dominance] = {}
+        self._by_coin_sets: set[Exclusion] = set()
+        self._seasons: dict[tuple[Exclusion, int, int, bool, bool], SeasonIndex] = {}
+        self._dominance: dict[tuple[Exclusion, int | None], Dominance] = {}
 
     # -- shape ----------------------------------------------------------------------------------------------
 
@@ -146,30 +160,83 @@ class SeasonEngine:
             raise ValueError(f"{day.isoformat()} is outside the data ({self.start} to {self.end})")
         return row
 
+    # -- classes and exclusions ----------------------------------------------------------------------------
+
+    def _class_table(self, classes: CoinClasses) -> tuple[NDArray[np.object_], NDArray[np.int32]]:
+        """Per column, the coin's class (None) and the first row it holds (:data:`NEVER` without a class)."""
+        of = np.full(self.coin_ids.size, None, dtype=object)
+        since = np.full(self.coin_ids.size, NEVER, dtype=np.int32)
+        for coin_id, (token_class, day) in classes.items():
+            col = self._column.get(coin_id)
+            if col is None:
+                continue
+            of[col] = token_class
+            since[col] = 0 if day is None else min(max((day - self.start).days, 0), NEVER)
+        return of, since
+
+    @property
+    def stable(self) -> NDArray[np.bool_]:
+        """True for the columns that are stablecoins on some day."""
+        return np.asarray(self._stable_from < NEVER)
+
+    def _stable_rows(self) -> NDArray[np.int32]:
+        """Per column, the first row the coin counts as a stablecoin (:data:`NEVER`: not a stablecoin)."""
+        return np.where(self._class_of == self.stable_class, self._class_from, NEVER).astype(np.int32)
+
+    def excluded_from(self, excluded: Exclusion) -> NDArray[np.int32]:
+        """Per column, the first row the coin is left out by ``excluded`` (0: every day; :data:`NEVER`: none)."""
+        found = self._until.get(excluded)
+        if found is None:
+            found = np.full(self.coin_ids.size, NEVER, dtype=np.int32)
+            if excluded.classes:
+                held = np.isin(self._class_of, list(excluded.classes))
+                found[held] = self._class_from[held]
+            found[self._among(excluded.add)] = 0
+            found[self._among(excluded.remove)] = NEVER
+            self._until[excluded] = found
+        return found
+
+    def set_classes(self, classes: CoinClasses) -> None:
+        """Take ``classes`` as the coins' classes, before appending days: on every day the engine holds they must
+        agree with the classes it has (point in time, new data only adds classes from new days on), so every
+        cached value stays right. ``ValueError`` when they disagree: reload the engine."""
+        of, since = self._class_table(classes)
+        held = np.minimum(since, self.n_days), np.minimum(self._class_from, self.n_days)
+        changed = (held[0] != held[1]) | ((held[0] < self.n_days) & (of != self._class_of))
+        if changed.any():
+            coins = self.coin_ids[np.flatnonzero(changed)][:5].tolist()
+            raise ValueError(f"the classes of {coins} changed on days the engine holds: reload the engine")
+        self._class_of, self._class_from = of, since
+        self._stable_from = self._stable_rows()
+        self._until = {}
+
     # -- universes ------------------------------------------------------------------------------------------
 
     def _among(self, ids: frozenset[str]) -> NDArray[np.bool_]:
         """True for the columns whose coin id is in ``ids``."""
-        return np.fromiter((c in ids for c in self.coin_ids), dtype=bool, count=self.coin_ids.size)
+        at = [self._column[c] for c in ids if c in self._column]
+        out = np.zeros(self.coin_ids.size, dtype=bool)
+        out[at] = True
+        return out
 
-    def members(self, excluded: frozenset[str]) -> NDArray[np.bool_]:
-        key = excluded
-        if key not in self._members:
-            self._members[key] = ~self._among(excluded)
-        return self._members[key]
+    def _members(self, excluded: Exclusion) -> tuple[NDArray[np.bool_], NDArray[np.int32]]:
+        """The ``members`` and ``until`` of :func:`coinseason.core.universe.rank_order` for ``excluded``."""
+        until = self.excluded_from(excluded)
+        return until > 0, until
 
-    def order(self, excluded: frozenset[str], depth: int | None = None) -> IntMatrix:
+    def order(self, excluded: Exclusion, depth: int | None = None) -> IntMatrix:
         """Each day's ranking by market cap (excluded coins removed), at least ``depth`` deep (default and least:
         :attr:`RankDepths.cached`)."""
         want = self.depths.cached if depth is None else depth
         cached = self._orders.get(excluded)
         if cached is None or cached.shape[1] < want:
-            cached = rank_order(self.market_cap, members=self.members(excluded), depth=max(want, self.depths.cached))
+            members, until = self._members(excluded)
+            cached = rank_order(self.market_cap, members=members, until=until, depth=max(want, self.depths.cached))
             self._orders[excluded] = cached
             self._by_coin_sets.discard(excluded)
         return cached
 
-    def _prices_by_coin(self, excluded: frozenset[str]) -> CoinMajor:
+    def _prices_by_coin(self, excluded: Exclusion) -> CoinMajor:
         """The prices of every coin in the cached orders, coin by coin, for the series of all days (rebuilt when
         an order is added or deepened, dropped when a day is appended)."""
         if self._by_coin is None or excluded not in self._by_coin_sets:
@@ -182,7 +249,7 @@ class SeasonEngine:
 
     def universe(
         self,
-        excluded: frozenset[str],
+        excluded: Exclusion,
         top: int,
         *,
         btc_inside: bool = True,
@@ -200,7 +267,7 @@ class SeasonEngine:
 
     def _filled(
         self,
-        excluded: frozenset[str],
+        excluded: Exclusion,
         top: int,
         window: int,
         btc_inside: bool,
@@ -234,16 +301,16 @@ class SeasonEngine:
                 break
         return universe
 
-    def _btc_ranked(self, excluded: frozenset[str], rows: NDArray[np.intp]) -> NDArray[np.bool_]:
+    def _btc_ranked(self, excluded: Exclusion, rows: NDArray[np.intp]) -> NDArray[np.bool_]:
         """Whether BTC is in the day's ranking (as :func:`coinseason.core.universe.rank_order` ranks coins)."""
-        if self.btc == NO_COIN or not self.members(excluded)[self.btc]:
+        if self.btc == NO_COIN:
             return np.zeros(rows.size, dtype=bool)
         cap = self.market_cap[rows, self.btc]
         with np.errstate(invalid="ignore"):
-            ranked: NDArray[np.bool_] = np.isfinite(cap) & (cap > 0)
+            ranked: NDArray[np.bool_] = np.isfinite(cap) & (cap > 0) & (rows < self.excluded_from(excluded)[self.btc])
         return ranked
 
-    def _ranks(self, excluded: frozenset[str], rows: NDArray[np.intp], lo: int, hi: int) -> IntMatrix:
+    def _ranks(self, excluded: Exclusion, rows: NDArray[np.intp], lo: int, hi: int) -> IntMatrix:
         """Ranks ``lo`` to ``hi - 1`` of the days ``rows``: from the cached order, the deep ranking (computed per
         day on first need) or, past it, a full ranking of those days."""
         order = self._orders[excluded]
@@ -251,10 +318,10 @@ class SeasonEngine:
             return order[rows, lo:hi]
         if hi <= min(self.depths.deep, self.coin_ids.size):
             return self._deep_order(excluded, rows)[:, lo:hi]
-        members = self.members(excluded)
-        return rank_order(self.market_cap, members=members, depth=hi, rows=rows)[:, lo:hi]
+        members, until = self._members(excluded)
+        return rank_order(self.market_cap, members=members, until=until, depth=hi, rows=rows)[:, lo:hi]
 
-    def _deep_order(self, excluded: frozenset[str], rows: NDArray[np.intp]) -> IntMatrix:
+    def _deep_order(self, excluded: Exclusion, rows: NDArray[np.intp]) -> IntMatrix:
         """The days' rankings :attr:`RankDepths.deep` deep, each day ranked once (the cache grows with appended
         days)."""
         depth = min(self.depths.deep, self.coin_ids.size)
@@ -266,15 +333,15 @@ class SeasonEngine:
             self._deep[excluded] = (ranks, known)
         missing = np.unique(rows[~known[rows]])
         if missing.size:
-            members = self.members(excluded)
-            ranks[missing] = rank_order(self.market_cap, members=members, depth=depth, rows=missing)
+            members, until = self._members(excluded)
+            ranks[missing] = rank_order(self.market_cap, members=members, until=until, depth=depth, rows=missing)
             known[missing] = True
         return ranks[rows]
 
     # -- series ---------------------------------------------------------------------------------------------
 
     def season_index(
-        self, excluded: frozenset[str], *, top: int, window: int, btc_inside: bool = True, fill: bool = True
+        self, excluded: Exclusion, *, top: int, window: int, btc_inside: bool = True, fill: bool = True
     ) -> SeasonIndex:
         """Altcoin Season Index for every day (cached); ``fill`` as in :meth:`universe`."""
         _check_window(window)
@@ -291,7 +358,7 @@ class SeasonEngine:
 
     def _season_rows(
         self,
-        excluded: frozenset[str],
+        excluded: Exclusion,
         top: int,
         window: int,
         btc_inside: bool,
@@ -305,23 +372,18 @@ class SeasonEngine:
         _check_top(top)
         return self._filled(excluded, top, window, btc_inside, rows, with_coins=False).season_index()
 
-    def dominance(self, excluded: frozenset[str], *, top: int | None = None) -> Dominance:
+    def dominance(self, excluded: Exclusion, *, top: int | None = None) -> Dominance:
         """Dominance over every member coin (``top=None``) or the top N as of each day (cached)."""
         key = (excluded, top)
         if key not in self._dominance:
-            members = self.members(excluded)
-            if top is None:
-                result = dominance_all(self.market_cap, members=members, btc=self.btc, eth=self.eth, stable=self.stable)
-            else:
+            if top is not None:
                 _check_top(top)
-                universe = self.order(excluded, top)[:, :top]
-                result = dominance_top(self.market_cap, universe, btc=self.btc, eth=self.eth, stable=self.stable)
-            self._dominance[key] = result
+            self._dominance[key] = self._dominance_rows(excluded, top, None)
         return self._dominance[key]
 
     def breakdown(
         self,
-        excluded: frozenset[str],
+        excluded: Exclusion,
         day: dt.date,
         *,
         top: int,
@@ -340,7 +402,8 @@ class SeasonEngine:
         btc_ret = window_returns(self.price, np.array([[self.btc]], dtype=np.int32), window=window, rows=row)[:, 0]
         eligible = (coins != self.btc) & np.isfinite(ret) & np.isfinite(btc_ret[0])
         beats = eligible & outperforms(ret[None, :], btc_ret)[0]
-        ranking = rank_order(self.market_cap, members=self.members(excluded), depth=self.coin_ids.size, rows=row)[0]
+        members, until = self._members(excluded)
+        ranking = rank_order(self.market_cap, members=members, until=until, depth=self.coin_ids.size, rows=row)[0]
         rank_of = np.full(self.coin_ids.size, -1, dtype=np.int32)
         listed = ranking[ranking != NO_COIN]
         rank_of[listed] = np.arange(1, listed.size + 1, dtype=np.int32)
@@ -442,14 +505,15 @@ class SeasonEngine:
                 deep[key] = (ranks.copy(), seen)
             twin._deep = deep
         twin._ages = list(self._ages)
-        twin._orders, twin._members = dict(self._orders), dict(self._members)
+        twin._orders, twin._until = dict(self._orders), dict(self._until)
         twin._seasons, twin._dominance = dict(self._seasons), dict(self._dominance)
         twin._by_coin_sets = set(self._by_coin_sets)
         return twin
 
     def _extend_orders(self, rows: NDArray[np.intp]) -> None:
         for excluded, order in list(self._orders.items()):
-            new = rank_order(self.market_cap, members=self.members(excluded), depth=order.shape[1], rows=rows)
+            members, until = self._members(excluded)
+            new = rank_order(self.market_cap, members=members, until=until, depth=order.shape[1], rows=rows)
             self._orders[excluded] = np.concatenate([order, new])
 
     def _extend_seasons(self, rows: NDArray[np.intp]) -> None:
@@ -460,21 +524,28 @@ class SeasonEngine:
 
     def _extend_dominance(self, rows: NDArray[np.intp]) -> None:
         for (excluded, top), dom in list(self._dominance.items()):
-            if top is None:
-                new = dominance_all(
-                    self.market_cap,
-                    members=self.members(excluded),
-                    btc=self.btc,
-                    eth=self.eth,
-                    stable=self.stable,
-                    rows=rows,
-                )
-            else:
-                universe = self._orders[excluded][rows][:, :top]
-                new = dominance_top(
-                    self.market_cap, universe, btc=self.btc, eth=self.eth, stable=self.stable, rows=rows
-                )
-            self._dominance[(excluded, top)] = _concat_dominance(dom, new)
+            self._dominance[(excluded, top)] = _concat_dominance(dom, self._dominance_rows(excluded, top, rows))
+
+    def _dominance_rows(self, excluded: Exclusion, top: int | None, rows: NDArray[np.intp] | None) -> Dominance:
+        """Dominance on ``rows`` (default every day) over every member coin (``top`` None) or the top N."""
+        stable, stable_from = self.stable, self._stable_from
+        if top is None:
+            members, until = self._members(excluded)
+            return dominance_all(
+                self.market_cap,
+                members=members,
+                until=until,
+                btc=self.btc,
+                eth=self.eth,
+                stable=stable,
+                stable_from=stable_from,
+                rows=rows,
+            )
+        order = self.order(excluded, top)
+        universe = (order if rows is None else order[rows])[:, :top]
+        return dominance_top(
+            self.market_cap, universe, btc=self.btc, eth=self.eth, stable=stable, stable_from=stable_from, rows=rows
+        )
 
     def _grow(self) -> None:
         if self.n_days < self._price.shape[0]:

@@ -2,7 +2,7 @@
 windows, dominance, breadth, BTC and alt-basket prices, BTC's share of volume.
 
 Each value on day d is what the engine computes from market data dated d and before (point-in-time ranking,
-gap filling from earlier days only), so it is known at the end of day d.
+exclusions and gap filling from earlier days only), so it is known at the end of day d.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from coinseason.core.engine import SeasonEngine
 from coinseason.core.feature_math import share_above_average
-from coinseason.core.universe import NO_COIN
+from coinseason.core.universe import NO_COIN, NO_EXCLUSION, Exclusion
 
 FloatArray = NDArray[np.float64]
 INDEX_WINDOWS = (30, 60, 90)
@@ -85,15 +85,24 @@ def _alt_basket_return(price: FloatArray, universe: NDArray[np.int32], btc: int)
     return out
 
 
-def _volume_share(
-    volumes: pl.DataFrame, excluded: frozenset[str], start: dt.date, btc_id: str | None, n_days: int
-) -> FloatArray:
+def _volume_share(volumes: pl.DataFrame, engine: SeasonEngine, excluded: Exclusion, btc_id: str | None) -> FloatArray:
+    """BTC's share of the day's traded volume of the coins not excluded that day."""
+    start, n_days = engine.start, engine.n_days
     out = np.full(n_days, np.nan)
     if btc_id is None:
         return out
-    obs = volumes.filter(pl.col("volume").is_not_null() & (pl.col("volume") > 0) & ~pl.col("coin_id").is_in(excluded))
+    until = pl.DataFrame(
+        {"coin_id": engine.coin_ids.astype(str), "_until": engine.excluded_from(excluded)},
+        schema={"coin_id": pl.String, "_until": pl.Int64},
+    )
+    day = (pl.col("date") - pl.lit(start)).dt.total_days()
+    obs = (
+        volumes.filter(pl.col("volume").is_not_null() & (pl.col("volume") > 0))
+        .join(until, on="coin_id", how="left")
+        .filter(pl.col("_until").is_null() | (day < pl.col("_until")))
+    )
     obs = obs.sort("coin_id", "date")  # a fixed summation order: the same days give the same bits
-    row = obs.select((pl.col("date") - pl.lit(start)).dt.total_days())["date"].to_numpy()
+    row = obs.select(day)["date"].to_numpy()
     keep = (row >= 0) & (row < n_days)
     volume = obs["volume"].to_numpy()
     total = np.bincount(row[keep], weights=volume[keep], minlength=n_days)
@@ -107,18 +116,19 @@ def _volume_share(
 def market_series(
     engine: SeasonEngine,
     *,
-    excluded: frozenset[str],
+    excluded: Exclusion,
     volumes: pl.DataFrame,
     top: int = 50,
     label_window: int = 90,
     meta: dict[str, object] | None = None,
 ) -> MarketSeries:
-    """Every engine series of ``engine`` with the coins of ``excluded`` left out (stablecoin dominance with none
-    left out); ``volumes`` (``coin_id, date, volume`` of the engine's coins) give BTC's share of volume."""
+    """Every engine series of ``engine`` with the coins of ``excluded`` left out, each from the first day it holds
+    an excluded class (stablecoin dominance with none left out); ``volumes`` (``coin_id, date, volume`` of the
+    engine's coins) give BTC's share of volume."""
     windows = sorted({*INDEX_WINDOWS, label_window})
     asi = {w: engine.season_index(excluded, top=top, window=w).value for w in windows}
     dom = engine.dominance(excluded)
-    stable = engine.dominance(frozenset()).stablecoin
+    stable = engine.dominance(NO_EXCLUSION).stablecoin
     universe = engine.order(excluded, top)[:, :top]
     cols = np.unique(universe[universe != NO_COIN])
     members = np.zeros((engine.n_days, cols.size), dtype=bool)
@@ -139,7 +149,7 @@ def market_series(
         breadth=breadth,
         btc_price=btc_price,
         alt_basket_return=_alt_basket_return(engine.price, universe, btc),
-        btc_volume_share=_volume_share(volumes, excluded, engine.start, btc_id, engine.n_days),
+        btc_volume_share=_volume_share(volumes, engine, excluded, btc_id),
         top=top,
         label_window=label_window,
         meta={**(meta or {}), "top": top, "label_window": label_window},

@@ -23,7 +23,7 @@ from coinseason.core.season import (
 )
 from coinseason.data.tidy import TokenClass
 from coinseason.errors import ConfigError, NoDataError
-from coinseason.services.classify import ClassificationService, ExclusionSet
+from coinseason.services.classify import EXCLUSION_METHOD, EXCLUSION_RULE, ClassificationService, ExclusionSet
 from coinseason.services.loaded_engine import Loaded, extend_loaded, load_engine
 from coinseason.store.protocols import MarketData
 from coinseason.store.records import SourceSummary
@@ -31,6 +31,7 @@ from coinseason.store.records import SourceSummary
 log = logging.getLogger("coinseason.analytics")
 
 __all__ = [
+    "EXCLUSION_RULE",
     "METHODOLOGY_VERSION",
     "AnalyticsService",
     "Loaded",
@@ -201,6 +202,7 @@ class AnalyticsService:
             "exclusion": excl.name,
             "exclusion_list_version": excl.version,
             "excluded_classes": list(excl.classes),
+            "exclusion_rule": EXCLUSION_METHOD,
             "n_excluded": len(excl.ids & set(loaded.engine.coin_ids)),
             **parameters,
         }
@@ -217,7 +219,15 @@ class AnalyticsService:
                 raise ConfigError(f"--class takes excluded or one of {', '.join(sorted(known))}, not {kind!r}")
             coins = coins.filter(pl.col("token_class") == kind)
         return coins.select(
-            "coin_id", "symbol", "name", "token_class", "class_basis", "class_source", "first_seen", "last_seen"
+            "coin_id",
+            "symbol",
+            "name",
+            "token_class",
+            "class_basis",
+            "class_source",
+            "class_since",
+            "first_seen",
+            "last_seen",
         )
 
     @_engine_input
@@ -248,7 +258,7 @@ class AnalyticsService:
         excl = self.exclusion(loaded.source, query.exclude)
         eng = loaded.engine
         idx = eng.season_index(
-            excl.ids, top=query.top, window=query.window, btc_inside=query.btc_inside, fill=query.fill
+            excl.exclusion, top=query.top, window=query.window, btc_inside=query.btc_inside, fill=query.fill
         )
         dates = eng.dates
         keep = _window(dates, start, end)
@@ -296,7 +306,7 @@ class AnalyticsService:
         excl = self.exclusion(loaded.source, query.exclude)
         eng = loaded.engine
         idx = eng.season_index(
-            excl.ids, top=query.top, window=query.window, btc_inside=query.btc_inside, fill=query.fill
+            excl.exclusion, top=query.top, window=query.window, btc_inside=query.btc_inside, fill=query.fill
         )
         keep = _window(eng.dates, start, end)
         dates = eng.dates[keep]
@@ -322,7 +332,12 @@ class AnalyticsService:
         excl = self.exclusion(loaded.source, query.exclude)
         eng = loaded.engine
         b = eng.breakdown(
-            excl.ids, day or eng.end, top=query.top, window=query.window, btc_inside=query.btc_inside, fill=query.fill
+            excl.exclusion,
+            day or eng.end,
+            top=query.top,
+            window=query.window,
+            btc_inside=query.btc_inside,
+            fill=query.fill,
         )
         ids = eng.coin_ids[b.coins]
         symbols = dict(zip(loaded.coins["coin_id"], loaded.coins["symbol"], strict=True))
@@ -360,7 +375,7 @@ class AnalyticsService:
         loaded = self.loaded(source)
         excl = self.exclusion(loaded.source, exclude)
         eng = loaded.engine
-        dom = eng.dominance(excl.ids, top=top)
+        dom = eng.dominance(excl.exclusion, top=top)
         stable_excluded = str(TokenClass.STABLECOIN) in excl.classes
         stable_share = np.full(dom.total.size, np.nan) if stable_excluded else dom.stablecoin
         columns = {

@@ -68,7 +68,7 @@ def load_market_series(
     """Every engine series of ``source`` (:func:`~coinseason.features.market.market_series`), default exclusions;
     read from the analytics' engine and store."""
     loaded = analytics.loaded(source)
-    excluded = analytics.exclusion(loaded.source, "default").ids
+    excluded = analytics.exclusion(loaded.source, "default").exclusion
     return market_series(
         loaded.engine,
         excluded=excluded,
@@ -281,7 +281,7 @@ class OutlookService:
         loaded = self._analytics.loaded(source)
         eng = loaded.engine
         btc_price = eng.price[:, eng.btc] if eng.btc != NO_COIN else np.full(eng.n_days, np.nan)
-        btc_dominance = eng.dominance(self._analytics.exclusion(loaded.source, "default").ids).btc
+        btc_dominance = eng.dominance(self._analytics.exclusion(loaded.source, "default").exclusion).btc
         ext = ExternalSeries(self._store.features((CORRELATION_ASSETS[asset],)), eng.start, eng.n_days)
         values, fresh = ext.aligned(CORRELATION_ASSETS[asset], point_in_time=False)
         if not fresh.any():

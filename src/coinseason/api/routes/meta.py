@@ -17,7 +17,7 @@ from coinseason.core.panel import DEFAULT_GAP_DAYS
 from coinseason.data.classification import load_curated
 from coinseason.data.tidy import TokenClass
 from coinseason.errors import CoinseasonError, StoreUnavailable
-from coinseason.services.analytics import METHODOLOGY_VERSION
+from coinseason.services.analytics import EXCLUSION_RULE, METHODOLOGY_VERSION
 
 log = logging.getLogger("coinseason.api")
 
@@ -39,7 +39,7 @@ DEFINITIONS = {
     "dominance": "100 × market cap of the coin / TOTAL, TOTAL being the universe's summed market cap; TOTAL2 = "
     "TOTAL − BTC, TOTAL3 = TOTAL − BTC − ETH",
     "exclusions": "stablecoins, wrapped/bridged tokens, liquid-staking derivatives and tokenized assets, decided per "
-    "coin from provider categories, the curated list and a price-peg test",
+    "coin from provider categories, the curated list and a price-peg test; " + EXCLUSION_RULE,
 }
 
 
@@ -51,7 +51,11 @@ def methodology(request: Request, state: StateDep) -> Response:
         for name in sources:
             coins = state.analytics.coins(name, kind="excluded")
             members[name] = coins.select(
-                "coin_id", "symbol", "token_class", pl.col("class_basis").alias("basis")
+                "coin_id",
+                "symbol",
+                "token_class",
+                pl.col("class_basis").alias("basis"),
+                pl.col("class_since").alias("since"),
             ).to_dicts()
         body = {
             "methodology_version": METHODOLOGY_VERSION,

@@ -11,10 +11,15 @@ Matching, by coin id, then by symbol:
   is not said (``coingecko_ids=None``), only if its own coin id is absent from the classified coins.
 
 Every basis the list decides records its ``version`` (``YYYY.MM.N``).
+
+Point in time: an entry classes its coin from the coin's first day (a token is a stablecoin or a wrapped token by
+design, from launch: its own first days are known on those days), or from the entry's ``since`` date when it
+says when the token became what it is.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 import tomllib
@@ -41,6 +46,8 @@ class CuratedEntry:
     name: str | None = None
     by_symbol: bool = True
     note: str | None = None
+    since: dt.date | None = None
+    """The first day the class holds, when the token became what it is after its launch (None: from launch)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +85,7 @@ class CuratedList:
         return len(self.entries)
 
 
-_ENTRY_KEYS: Final = frozenset({"symbol", "coin_id", "name", "by_symbol", "note"})
+_ENTRY_KEYS: Final = frozenset({"symbol", "coin_id", "name", "by_symbol", "note", "since"})
 _CURATED_SECTIONS: Final[dict[str, TokenClass | None]] = {
     **{cls.value: cls for cls in TokenClass},
     "not_excluded": None,
@@ -91,6 +98,19 @@ def _optional_str(value: object, where: str) -> str | None:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
     return value.strip()
+
+
+def _since(value: object, where: str) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date | str):
+        raise ConfigError(f"{where}: expected a date such as 2021-05-01, got {value!r}")
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: expected a date such as 2021-05-01, got {value!r}") from exc
 
 
 def _curated_entry(raw: object, section: str, index: int, origin: str) -> CuratedEntry:
@@ -108,9 +128,12 @@ def _curated_entry(raw: object, section: str, index: int, origin: str) -> Curate
         raise ConfigError(f"{where}.by_symbol: expected true or false, got {by_symbol!r}")
     token_class = _CURATED_SECTIONS[section]
     coin_id = _optional_str(raw.get("coin_id"), f"{where}.coin_id")
+    since = _since(raw.get("since"), f"{where}.since")
     if token_class is None:
         if coin_id is None:
             raise ConfigError(f"{where}: key 'coin_id' is required in not_excluded (no symbol exceptions)")
+        if since is not None:
+            raise ConfigError(f"{where}: key 'since' has no meaning in not_excluded")
         by_symbol = False
     return CuratedEntry(
         symbol=symbol,
@@ -119,6 +142,7 @@ def _curated_entry(raw: object, section: str, index: int, origin: str) -> Curate
         name=_optional_str(raw.get("name"), f"{where}.name"),
         by_symbol=by_symbol,
         note=_optional_str(raw.get("note"), f"{where}.note"),
+        since=since,
     )
 
 

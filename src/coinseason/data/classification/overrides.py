@@ -116,7 +116,7 @@ def apply_overrides(classified: pl.DataFrame, overrides: Overrides, source_name:
 
     ``source_name`` says where the overrides came from (usually the file name) and is written in the basis:
     ``override: add stablecoin (my.toml)``, ``override: remove (my.toml)``. Ids not in ``classified`` are
-    ignored.
+    ignored. An override holds on every day: its ``class_since`` (when the frame has one) is null.
     """
     ids: list[str] = []
     classes: list[str | None] = []
@@ -136,12 +136,14 @@ def apply_overrides(classified: pl.DataFrame, overrides: Overrides, source_name:
         schema={"coin_id": pl.String(), "_class": pl.String(), "_basis": pl.String()},
     )
     hit = pl.col("_basis").is_not_null()
+    dated = "class_since" in classified.columns
     return (
         classified.join(table, on="coin_id", how="left", maintain_order="left")
         .with_columns(
             pl.when(hit).then(pl.col("_class")).otherwise(pl.col("token_class")).alias("token_class"),
             pl.when(hit).then(pl.col("_basis")).otherwise(pl.col("class_basis")).alias("class_basis"),
             pl.when(hit).then(pl.lit(SOURCE_OVERRIDE)).otherwise(pl.col("class_source")).alias("class_source"),
+            *([pl.when(hit).then(None).otherwise(pl.col("class_since")).alias("class_since")] if dated else []),
         )
         .drop("_class", "_basis")
     )

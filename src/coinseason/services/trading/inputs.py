@@ -1,6 +1,6 @@
 """What the strategies trade on, from an :class:`AnalyticsService`'s engine: BTC's daily returns, the altcoin
-basket (formed on its rebalance days from that day's top N without BTC and the excluded classes, liquid coins
-only, equal- or cap-weighted, drifting in between: :mod:`coinseason.core.basket`), traded volumes, and the signal
+basket (formed on its rebalance days from that day's top N without BTC and the coins excluded that day, liquid
+coins only, equal- or cap-weighted, drifting in between: :mod:`coinseason.core.basket`), traded volumes, and the signal
 states of every day, each from data up to that day only."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from coinseason.core.basket import MIN_VOLUME_USD, PEG_DAYS, REBALANCE_DAYS, Basket, asset_returns, build_basket
 from coinseason.core.panel import FloatMatrix, forward_fill, pivot_daily
 from coinseason.core.signals import contrarian_state, momentum_state, season_state
-from coinseason.core.universe import NO_COIN
+from coinseason.core.universe import NO_COIN, Exclusion
 from coinseason.errors import ConfigError, NoDataError
 from coinseason.services.analytics import AnalyticsService, Loaded, engine_row
 from coinseason.services.trading.params import BacktestParams, BasketKey
@@ -70,8 +70,9 @@ class StrategyInputs:
         self.volume(loaded)
         return self._volume[loaded.source][3]
 
-    def excluded(self, loaded: Loaded, exclude: str) -> frozenset[str]:
-        return self.analytics.exclusion(loaded.source, exclude).ids
+    def excluded(self, loaded: Loaded, exclude: str) -> Exclusion:
+        """What ``exclude`` leaves out, each coin from the first day it holds an excluded class."""
+        return self.analytics.exclusion(loaded.source, exclude).exclusion
 
     def basket(
         self,

@@ -72,9 +72,9 @@ def backtest_report(inputs: StrategyInputs, params: BacktestParams, prepared: Pr
         f"coins with at least {params.min_volume_usd:,.0f} USD of volume that day and not trading as a USD "
         f"stablecoin over the previous {PEG_DAYS} days; it drifts with prices in between. A held coin "
         "without a price is worth 0 (a coin that dies while held takes its loss).",
-        "Exclusions (stablecoins, wrapped, staking, tokenized) are decided from each coin's whole history, "
-        "including a price-peg test: a form of look-ahead. The basket's own point-in-time USD-peg filter "
-        "keeps stablecoins out without future data.",
+        "Exclusions (stablecoins, wrapped, staking, tokenized) are point in time: a coin leaves the ranking from "
+        "the first day it holds its class (a price peg from the first day its trailing 180 days show one), so no "
+        "day's weights depend on later data. The basket's own USD-peg filter over the previous days adds to them.",
     ]
     basket = inputs.basket(loaded, params.exclude, params.top, params.weighting,
                            rebalance_days=params.rebalance_days, drift=params.basket_drift,
