@@ -13,6 +13,7 @@ CoinseasonError
 │   ├── SnapshotRejected         too few rows of a snapshot passed the gates (also a ProviderError)
 │   ├── LeaseHeld                another process ingests this source (also a StoreError)
 │   ├── StoreUnavailable         the store's server is out of reach or its connection was lost (also a StoreError)
+│   │   └── StoreBusy            another process held the embedded store's file longer than a call waits
 │   ├── LimiterUnavailable       the shared rate limiter (Redis) did not answer
 │   └── InvalidationUnavailable  the invalidation channel (Redis) did not take the message
 ├── ProviderError                a data provider failed for good (refused key, exhausted quota, bad request)
@@ -106,6 +107,14 @@ class StoreUnavailable(StoreError, TemporaryError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class StoreBusy(StoreUnavailable):
+    """Another process (a CLI import, a server's write) held the embedded store's file longer than the call waits:
+    the same call may succeed once it is done. The message names the file and the process holding it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="another process is using the embedded store's file")
 
 
 class LimiterUnavailable(TemporaryError):

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
@@ -168,8 +169,9 @@ def test_without_the_gate_the_spike_would_have_moved_the_indices(tmp_path: Path)
     """The spike test above can fail: stored unflagged, the spike changes both indices."""
     spiked = backfilled(tmp_path / "spiked.duckdb", small_daily(spike=("slow", SPIKE_DAY, 1000.0)))
     clean = backfilled(tmp_path / "clean.duckdb", small_daily())
-    con = spiked._con  # reach past the gate: clear the flag
-    con.execute("UPDATE observations SET flags = 0")
+    spiked.let_go()  # the store closes its file: open it directly
+    with duckdb.connect(spiked.path) as con:  # reach past the gate: clear the flag
+        con.execute("UPDATE observations SET flags = 0")
     season, dominance = indices(spiked)
     clean_season, clean_dominance = indices(clean)
     assert not season.equals(clean_season)

@@ -14,7 +14,7 @@ import pytest
 
 from coinseason.data.tidy import OBSERVATION_SCHEMA
 from coinseason.errors import ConfigError, StoreError
-from coinseason.store import DuckDBStore, ImportRecord, Store, open_store
+from coinseason.store import DataVersion, DuckDBStore, ImportRecord, Store, open_store
 from tests.conftest import FIXED_NOW
 
 
@@ -291,3 +291,29 @@ def test_one_store_is_shared_safely_by_threads(any_store: Store) -> None:
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+# -- the data version ----------------------------------------------------------------------------------------------
+
+
+def test_the_data_version_follows_every_kind_of_write(any_store: Store) -> None:
+    store = any_store
+    empty = store.data_version()
+    assert empty == DataVersion(imports=0, classes=empty.classes, keys=0)
+    store.write_import(coins(["a", "b"]), obs([("a", "2024-01-01", 1.0), ("b", "2024-01-01", 2.0)]), RECORD)
+    imported = store.data_version()
+    assert imported.imports == 1 and imported.market != empty.market
+    classes = pl.DataFrame(
+        {"coin_id": ["a"], "token_class": ["stablecoin"], "class_basis": ["peg"], "class_source": ["test"]}
+    )
+    store.write_classification("s", classes)
+    classified = store.data_version()
+    assert classified.imports == 1 and classified.classes != imported.classes
+    store.add_api_key("abcdefgh", "k", "f" * 64, FIXED_NOW)
+    keyed = store.data_version()
+    assert keyed.keys == 1 and keyed.market == classified.market
+    store.revoke_api_key("abcdefgh", FIXED_NOW)
+    assert store.data_version().keys == 2
+    store.observations("s")
+    store.acquire_lease("ingest", "me", FIXED_NOW, dt.timedelta(seconds=90))
+    assert store.data_version().market == classified.market  # reads and leases change nothing served

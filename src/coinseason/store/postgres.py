@@ -39,6 +39,7 @@ from coinseason.store import sql as schema
 from coinseason.store.records import (
     SCHEMA_VERSION,
     ApiKeyRecord,
+    DataVersion,
     ImportRecord,
     IngestCursor,
     ModelArtifact,
@@ -639,6 +640,13 @@ class PostgresStore:
         else:
             rows = self._rows(schema.LATEST_MODEL)
         return schema.model_artifact(rows[0]) if rows else None
+
+    # -- change detection -----------------------------------------------------------------------------------
+
+    def data_version(self) -> DataVersion:
+        """One small query (the newest import id, a digest of the token classes, the key count): what a server
+        polls to see writes by other processes."""
+        return schema.data_version(self._rows(schema.DATA_VERSION)[0])
 
     def close(self) -> None:
         self._pool.close(timeout=5.0)

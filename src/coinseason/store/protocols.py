@@ -8,9 +8,17 @@ from typing import Protocol
 
 import polars as pl
 
-from coinseason.store.records import ApiKeyRecord, ImportRecord, IngestCursor, ModelArtifact, SourceSummary, WriteCounts
+from coinseason.store.records import (
+    ApiKeyRecord,
+    DataVersion,
+    ImportRecord,
+    IngestCursor,
+    ModelArtifact,
+    SourceSummary,
+    WriteCounts,
+)
 
-__all__ = ["FeatureStore", "KeyStore", "LeaseStore", "MarketData", "ModelStore", "Store"]
+__all__ = ["FeatureStore", "KeyStore", "LeaseStore", "MarketData", "ModelStore", "Store", "Versioned"]
 
 
 class MarketData(Protocol):
@@ -131,7 +139,15 @@ class ModelStore(Protocol):
         ...
 
 
-class Store(MarketData, LeaseStore, KeyStore, FeatureStore, ModelStore, Protocol):
+class Versioned(Protocol):
+    """How a server learns of writes made by other processes: it polls the version and reloads when it changes."""
+
+    def data_version(self) -> DataVersion:
+        """The store's current :class:`DataVersion`; cheap enough to ask every second."""
+        ...
+
+
+class Store(MarketData, LeaseStore, KeyStore, FeatureStore, ModelStore, Versioned, Protocol):
     """Every store protocol at once: one backend (DuckDB or PostgreSQL) behind one URL."""
 
     url: str

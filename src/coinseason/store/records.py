@@ -35,6 +35,25 @@ class ImportRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class DataVersion:
+    """A cheap fingerprint of what a store holds, read by servers to learn of writes by any other process: it
+    changes with every import or ingestion snapshot (each logs an import), every change of token classes and every
+    API key created or revoked."""
+
+    imports: int
+    """The newest import's id (0 before the first)."""
+    classes: str
+    """A digest of every coin's token class."""
+    keys: int
+    """Keys created plus keys revoked: grows with each."""
+
+    @property
+    def market(self) -> tuple[int, str]:
+        """The part that changes what the indices are: when it changes, a server reloads."""
+        return (self.imports, self.classes)
+
+
+@dataclass(frozen=True, slots=True)
 class SourceSummary:
     source: str
     coins: int

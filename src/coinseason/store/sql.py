@@ -11,7 +11,7 @@ import json
 from typing import Any, Final
 
 from coinseason.errors import StoreError
-from coinseason.store.records import SCHEMA_VERSION, ImportRecord, ModelArtifact, SourceSummary, utc
+from coinseason.store.records import SCHEMA_VERSION, DataVersion, ImportRecord, ModelArtifact, SourceSummary, utc
 
 
 def ddl(*, key: str, double: str, blob: str, import_id: str, before_imports: str = "") -> str:
@@ -197,3 +197,18 @@ def source_summary(row: tuple[Any, ...]) -> SourceSummary:
 def known_by_bound(known_by: dt.datetime | None) -> dt.datetime:
     """The ``known_at`` bound of a feature read: ``known_by`` in UTC, or no bound at all."""
     return utc(known_by) if known_by else dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+DATA_VERSION: Final = """
+SELECT
+    (SELECT coalesce(max(id), 0) FROM imports),
+    (SELECT coalesce(md5(string_agg(source || '/' || coin_id || '=' || coalesce(token_class, ''), ','
+                                    ORDER BY source, coin_id)), '') FROM coins),
+    (SELECT count(*) + count(revoked_at) FROM api_keys)
+"""
+"""The store's :class:`DataVersion`, in one statement that reads the same in DuckDB and PostgreSQL."""
+
+
+def data_version(row: tuple[Any, ...]) -> DataVersion:
+    """A row of DATA_VERSION as the version it is."""
+    return DataVersion(imports=int(row[0]), classes=str(row[1]), keys=int(row[2]))

@@ -163,10 +163,14 @@ class IngestionService:
         try:
             while not stop.is_set():
                 wait = renew
-                if self._lease.take():
-                    wait = await self._tick(renew)
-                else:  # standing by: the holder's snapshots keep the source fresh
-                    self._read_cursor()
+                try:  # the store off the event loop: an embedded store busy with another process makes it wait
+                    if await asyncio.to_thread(self._lease.take):
+                        wait = await self._tick(renew)
+                    else:  # standing by: the holder's snapshots keep the source fresh
+                        await asyncio.to_thread(self._read_cursor)
+                except StoreError as exc:
+                    log.warning("ingestion of %s waits for the store: %s", self.source, exc)
+                    wait = min(self.config.retry_after.total_seconds(), renew)
                 self._heartbeat.check()
                 await sleep(max(wait, 0.0))
         finally:
@@ -175,7 +179,7 @@ class IngestionService:
     async def _tick(self, renew: float) -> float:
         """Take the snapshot due now, if any; the seconds to wait before the next look."""
         now = self._now()
-        state = self._read_cursor()
+        state = await asyncio.to_thread(self._read_cursor)
         last_daily = dt.date.fromisoformat(state["daily"]) if state.get("daily") else None
         last = dt.datetime.fromisoformat(state["last"]) if state.get("last") else None
         schedule = self.config.schedule
