@@ -21,6 +21,8 @@ from fastapi import FastAPI
 from coinseason.api import app as api_app
 from coinseason.api.http.invalidation import Invalidation
 from coinseason.api.http.limits import RateLimiter
+from coinseason.api.publishing import Publisher
+from coinseason.api.watching import StoreWatch
 from coinseason.clock import Clock, utc_now
 from coinseason.errors import ConfigError
 from coinseason.live.job import live_job
@@ -57,7 +59,8 @@ def create_app(
     jobs: Sequence[Job] = (),
 ) -> FastAPI:
     """The service: the v1 API, the dashboard, and the background jobs of :func:`background_jobs` followed by
-    ``jobs``. The other arguments go to :func:`coinseason.api.app.create_app` (each defaults to what ``settings``
+    ``jobs`` and the :class:`~coinseason.api.watching.StoreWatch`, which reloads when another process wrote to the
+    store. The other arguments go to :func:`coinseason.api.app.create_app` (each defaults to what ``settings``
     names)."""
     app = api_app.create_app(
         settings,
@@ -65,8 +68,10 @@ def create_app(
         clock=clock,
         limiter=limiter,
         invalidation=invalidation,
-        jobs=[*background_jobs(settings), *jobs],
+        jobs=[*background_jobs(settings), *jobs, StoreWatch()],
     )
+    publisher: Publisher = app.state.publisher
+    publisher.note_version()  # before the start-up load reads the store: a write after it is reloaded by the watch
     mount_dashboard(app)
     return app
 

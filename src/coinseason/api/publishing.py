@@ -7,6 +7,10 @@
   reloads, drops its cached responses and pushes the new latest values to ``WS /v1/stream`` subscribers.
 * ``hooks.push_intraday(payload)`` to push an intraday update to the subscribers of the ``intraday`` topic.
 * ``hooks.register_status(name, report)`` to show the job's state in ``/readyz``.
+
+Writes by other processes (a CLI import, another replica's ingestion) are found by
+:class:`~coinseason.api.watching.StoreWatch`, which compares the store's data version with :attr:`Publisher.version`
+and runs the same reload.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from coinseason.api.views import JSON, dominance_latest, season_latest
 from coinseason.errors import CoinseasonError, InvalidationUnavailable
 from coinseason.services.analytics import AnalyticsService
 from coinseason.services.hooks import StatusReport
+from coinseason.store.records import DataVersion
 from coinseason.vocab import DEFAULT_TOP, DEFAULT_WINDOW
 
 __all__ = ["LATEST_PATHS", "Prepared", "Publisher", "latest_bodies", "stream_message", "warm_up"]
@@ -92,6 +97,10 @@ class Publisher:
         self._newest: AnalyticsService | None = None
         """The service the last reload made, until it is swapped in: the next reload builds on it, never twice on
         the same one (an engine appended to shares its rows with the engine it came from)."""
+        self.version: DataVersion | None = None
+        """The store's data version read just before the last reload (or the start-up load) read the store: what
+        this replica serves at least. None when unknown. :class:`~coinseason.api.watching.StoreWatch` reloads when
+        the store's version moves past it."""
 
     # -- AppHooks ----------------------------------------------------------------------------------------------------
 
@@ -177,11 +186,21 @@ class Publisher:
         engine, with its cached series extended; one whose history changed further back, or gained coins, is
         loaded afresh (:meth:`AnalyticsService.refreshed`)."""
         with self._reload_lock:  # two landings close together: one reload at a time
+            self.note_version()  # before reading the data: a write after this shows as a newer version
             fresh = (self._newest or self.state.analytics).refreshed()
             self._newest = fresh
             view = dataclasses.replace(self.state, analytics=fresh)
             warm_up(view)  # every source, so that no request loads one after the swap
             return Prepared(fresh, latest_bodies(view))
+
+    def note_version(self) -> None:
+        """Take the store's data version as what this replica serves (call it before the store is read for a
+        load); when the store cannot say, the version is unknown, and the next look at it reloads."""
+        try:
+            self.version = self.state.store.data_version()
+        except CoinseasonError as exc:
+            log.warning("the store's data version is unknown (%s): the next look at it reloads", exc)
+            self.version = None
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
