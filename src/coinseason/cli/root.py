@@ -1,45 +1,50 @@
 """The ``coinseason`` command line: the root typer app, every command in the order ``--help`` lists them, and
-:func:`main`. Commands are thin over the services; errors become one line and exit code 2."""
+:func:`main`. Commands are thin over the services; errors become one line and exit code 2.
+
+Each command is one line of :data:`COMMANDS`: its name, where it lives (``"module:attribute"``, a typer app or a
+command function) and the line ``--help`` shows. Its module loads only when the command runs (see
+:mod:`coinseason.cli.lazy`), so ``coinseason --help`` stays quick however many commands there are.
+"""
 
 from __future__ import annotations
 
 import typer
 
-from coinseason.cli.importing import import_, run
-from coinseason.cli.index import breakdown, coins, index_app, seasons
-from coinseason.cli.ingest import ingest_app
-from coinseason.cli.keys import keys_app
-from coinseason.cli.live import live
-from coinseason.cli.model import features_app, model_app, outlook
+from coinseason.cli.lazy import Lazy, lazy_group
 from coinseason.cli.runtime import Runtime
-from coinseason.cli.serve import serve
-from coinseason.cli.trading import backtest, rebalance, risk
 
-app = typer.Typer(help="Bitcoin season or altcoin season: exact season indices and dominance.", no_args_is_help=True)
+COMMANDS: dict[str, Lazy] = {
+    "import": Lazy("coinseason.cli.importing:import_", "Import a file through the quality gates, atomically."),
+    "seasons": Lazy("coinseason.cli.index:seasons", "Season periods: start, end, length and peak of each season."),
+    "breakdown": Lazy("coinseason.cli.index:breakdown", "Every coin of the universe on a day: did it beat BTC?"),
+    "coins": Lazy("coinseason.cli.index:coins", "Coins of a source with their token class and its basis."),
+    "run": Lazy("coinseason.cli.importing:run", "The main job: import a file (optional), then today's season."),
+    "serve": Lazy("coinseason.cli.serve:serve", "The API service and dashboard over the store."),
+    "backtest": Lazy("coinseason.cli.trading:backtest", "Backtest a BTC / alt basket / cash strategy (not advice)."),
+    "risk": Lazy("coinseason.cli.trading:risk", "Risk and liquidity: volatility, VaR, drawdown, slippage."),
+    "rebalance": Lazy("coinseason.cli.trading:rebalance", "Target weights for the season and a risk profile."),
+    "live": Lazy("coinseason.cli.live:live", "Intraday season index and dominance from exchange prices."),
+    "outlook": Lazy("coinseason.cli.model:outlook", "Probability of each season transition within H days."),
+    "index": Lazy("coinseason.cli.index:index_app", "Season index and dominance series."),
+    "keys": Lazy("coinseason.cli.keys:keys_app", "API keys of the REST API: create (shown once), list, revoke."),
+    "ingest": Lazy("coinseason.cli.ingest:ingest_app", "Live data: backfill history and take scheduled snapshots."),
+    "model": Lazy("coinseason.cli.model:model_app", "Early-warning models of season transitions."),
+    "features": Lazy("coinseason.cli.model:features_app", "Feature data: sentiment, on-chain, macro (point in time)."),
+}
+"""Every command, in the order ``--help`` lists them: name → where it lives and its one-line help."""
+
+app = typer.Typer(
+    cls=lazy_group(COMMANDS),
+    help="Bitcoin season or altcoin season: exact season indices and dominance.",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # the list of commands in click's plain layout: Rich's help layout loads Markdown
+)
 
 
 @app.callback()
 def _runtime(ctx: typer.Context) -> None:
     """Give every command a :class:`Runtime`: the caller's (``obj``), else the real clock and server."""
     ctx.ensure_object(Runtime)
-
-
-app.command("import")(import_)
-app.command("seasons")(seasons)
-app.command("breakdown")(breakdown)
-app.command("coins")(coins)
-app.command("run")(run)
-app.command("serve")(serve)
-app.command("backtest")(backtest)
-app.command("risk")(risk)
-app.command("rebalance")(rebalance)
-app.command("live")(live)
-app.command("outlook")(outlook)
-app.add_typer(index_app, name="index")
-app.add_typer(keys_app, name="keys")
-app.add_typer(ingest_app, name="ingest")
-app.add_typer(model_app, name="model")
-app.add_typer(features_app, name="features")
 
 
 def main() -> None:

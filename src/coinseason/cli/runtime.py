@@ -7,12 +7,17 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from coinseason.clock import Clock, utc_now
-from coinseason.settings import HANDOFF_ENV, Settings, default_db_path
-from coinseason.store import Store, open_store
+from coinseason.errors import ConfigError
+
+if TYPE_CHECKING:  # the settings (pydantic) and the stores (DuckDB, polars) load when a command uses them
+    from coinseason.settings import Settings
+    from coinseason.store import Store
 
 SERVER_FACTORY = "coinseason.server:create_app_from_handoff"
 """The app factory every server process calls; it reads the settings from :data:`~coinseason.settings.HANDOFF_ENV`."""
@@ -21,6 +26,8 @@ SERVER_FACTORY = "coinseason.server:create_app_from_handoff"
 def launch_server(settings: Settings) -> None:
     """Hand ``settings`` to the server's processes through one variable and run uvicorn until it stops."""
     import uvicorn  # the ASGI server stack loads only when a command serves
+
+    from coinseason.settings import HANDOFF_ENV
 
     os.environ[HANDOFF_ENV] = settings.to_handoff()
     uvicorn.run(
@@ -47,10 +54,38 @@ def runtime(ctx: typer.Context) -> Runtime:
     return ctx.ensure_object(Runtime)
 
 
+def store_url(db: str | None) -> str:
+    """The store named by ``--db`` (typer reads ``COINSEASON_DB`` into it), else the default file."""
+    if db:
+        return db
+    from coinseason.settings import default_db_path
+
+    return str(default_db_path())
+
+
+def duckdb_path(url: str) -> Path | None:
+    """The file of a DuckDB store URL or path; None for PostgreSQL and ``:memory:``."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return None
+    text = url.removeprefix("duckdb://").partition("?")[0] if url.startswith("duckdb://") else url
+    return None if text in ("", ":memory:") else Path(text).expanduser()
+
+
 @contextmanager
-def open_db(db: str | None) -> Iterator[Store]:
-    """The store named by ``--db`` (typer reads ``COINSEASON_DB`` into it), else the default file; closed on exit."""
-    store = open_store(db or default_db_path())
+def open_db(db: str | None, *, create: bool = True) -> Iterator[Store]:
+    """The store named by ``--db`` (typer reads ``COINSEASON_DB`` into it), else the default file; closed on exit.
+    ``create=False`` (commands that only read) refuses a DuckDB path that holds no store rather than making an
+    empty one: a mistyped path is named, not silently started afresh."""
+    from coinseason.store import open_store
+
+    url = store_url(db)
+    path = duckdb_path(url)
+    if not create and path is not None and not path.is_file():
+        raise ConfigError(
+            f"no store at {path}: check --db (or COINSEASON_DB), or create one with"
+            " `coinseason import PATH --format F --db PATH`"
+        )
+    store = open_store(url)
     try:
         yield store
     finally:
