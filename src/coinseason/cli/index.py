@@ -26,8 +26,9 @@ from coinseason.cli.options import (
     resample_interval,
 )
 from coinseason.cli.output import emit, errors
-from coinseason.cli.runtime import open_db
-from coinseason.services.analytics import AnalyticsService, SeasonQuery
+from coinseason.cli.reading import check_dates, reading
+from coinseason.cli.runtime import runtime
+from coinseason.services.analytics import SeasonQuery
 from coinseason.vocab import DEFAULT_TOP, DEFAULT_WINDOW, Interval
 
 index_app = typer.Typer(help="Season index and dominance series.", no_args_is_help=True)
@@ -35,6 +36,7 @@ index_app = typer.Typer(help="Season index and dominance series.", no_args_is_he
 
 @index_app.command("altseason")
 def altseason(
+    ctx: typer.Context,
     top: TopOption = DEFAULT_TOP,
     window: WindowOption = DEFAULT_WINDOW,
     start: FromOption = None,
@@ -48,11 +50,12 @@ def altseason(
     db: DbOption = None,
 ) -> None:
     """Altcoin Season Index (and Bitcoin Season Index) per day: share of the top N that beat BTC over W days."""
-    with errors(), open_db(db) as store:
+    with errors(), reading(db, runtime(ctx).clock) as read:
         query = SeasonQuery(top=top, window=window, exclude=exclude, btc_inside=not btc_outside, fill=not strict)
-        service = AnalyticsService(store)
+        service = read.service
+        first, last = check_dates(service, source, day(start), day(end))
         frame = service.season_history(
-            query, source=source, start=day(start), end=day(end), interval=resample_interval(interval)
+            query, source=source, start=first, end=last, interval=resample_interval(interval)
         )
         method = service.method(source, exclude, **query.parameters(), interval=interval.value)
         emit(frame, fmt, f"Altcoin Season Index, top {top}, {window} days", method)
@@ -60,6 +63,7 @@ def altseason(
 
 @index_app.command("dominance")
 def dominance(
+    ctx: typer.Context,
     universe: Annotated[str, typer.Option("--universe", help="all or top:N")] = "all",
     exclude: ExcludeOption = "default",
     start: FromOption = None,
@@ -70,14 +74,15 @@ def dominance(
     db: DbOption = None,
 ) -> None:
     """BTC dominance (value), ETH and stablecoin dominance, TOTAL, TOTAL2, TOTAL3 per day."""
-    with errors(), open_db(db) as store:
-        service = AnalyticsService(store)
+    with errors(), reading(db, runtime(ctx).clock) as read:
+        service = read.service
+        first, last = check_dates(service, source, day(start), day(end))
         frame = service.dominance_history(
             universe=universe,
             exclude=exclude,
             source=source,
-            start=day(start),
-            end=day(end),
+            start=first,
+            end=last,
             interval=resample_interval(interval),
         )
         method = service.method(source, exclude, universe=universe, interval=interval.value)
@@ -85,6 +90,7 @@ def dominance(
 
 
 def seasons(
+    ctx: typer.Context,
     top: TopOption = DEFAULT_TOP,
     window: WindowOption = DEFAULT_WINDOW,
     min_days: Annotated[int, typer.Option("--min-days", help="Shortest run that counts as a season")] = 1,
@@ -101,7 +107,7 @@ def seasons(
     db: DbOption = None,
 ) -> None:
     """Season periods: start, end, length and peak of each altcoin and Bitcoin season."""
-    with errors(), open_db(db) as store:
+    with errors(), reading(db, runtime(ctx).clock) as read:
         query = SeasonQuery(
             top=top,
             window=window,
@@ -111,15 +117,17 @@ def seasons(
             altcoin_at=altcoin_at,
             bitcoin_at=bitcoin_at,
         )
-        service = AnalyticsService(store)
+        service = read.service
+        first, last = check_dates(service, source, day(start), day(end))
         frame = service.season_periods(
-            query, source=source, min_days=min_days, include_neutral=neutral, start=day(start), end=day(end)
+            query, source=source, min_days=min_days, include_neutral=neutral, start=first, end=last
         )
         method = service.method(source, exclude, **query.parameters(), min_days=min_days)
         emit(frame, fmt, f"Seasons, top {top}, {window} days", method)
 
 
 def breakdown(
+    ctx: typer.Context,
     date: Annotated[
         dt.datetime | None, typer.Option("--date", formats=["%Y-%m-%d"], help="Day [default: last]")
     ] = None,
@@ -133,14 +141,15 @@ def breakdown(
     db: DbOption = None,
 ) -> None:
     """Every coin of the universe on a day: its W-day return, BTC's, and whether it beat BTC."""
-    with errors(), open_db(db) as store:
+    with errors(), reading(db, runtime(ctx).clock) as read:
         query = SeasonQuery(top=top, window=window, exclude=exclude, btc_inside=not btc_outside, fill=not strict)
-        service = AnalyticsService(store)
+        service = read.service
         frame = service.breakdown(query, day(date), source=source)
         emit(frame, fmt, f"Breakdown, top {top}, {window} days", service.method(source, exclude, **query.parameters()))
 
 
 def coins(
+    ctx: typer.Context,
     source: SourceOption = None,
     kind: Annotated[
         str | None, typer.Option("--class", help="excluded, stablecoin, wrapped, liquid_staking or tokenized_asset")
@@ -149,5 +158,5 @@ def coins(
     db: DbOption = None,
 ) -> None:
     """Coins of a source with their token class and the basis of that decision."""
-    with errors(), open_db(db) as store:
-        emit(AnalyticsService(store).coins(source, kind=kind), fmt, "Coins")
+    with errors(), reading(db, runtime(ctx).clock) as read:
+        emit(read.service.coins(source, kind=kind), fmt, "Coins")

@@ -31,8 +31,10 @@ ExcludeOption = Annotated[
 FromOption = Annotated[dt.datetime | None, typer.Option("--from", formats=["%Y-%m-%d"], help="First day (UTC)")]
 ToOption = Annotated[dt.datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day (UTC)")]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output format")]
-TopOption = Annotated[int, typer.Option("--top", help=f"Universe size N (1-{MAX_TOP})")]
-WindowOption = Annotated[int, typer.Option("--window", help=f"Return window W in days (1-{MAX_WINDOW})")]
+TopOption = Annotated[int, typer.Option("--top", min=1, max=MAX_TOP, help=f"Universe size N (1-{MAX_TOP})")]
+WindowOption = Annotated[
+    int, typer.Option("--window", min=1, max=MAX_WINDOW, help=f"Return window W in days (1-{MAX_WINDOW})")
+]
 StrictOption = Annotated[
     bool,
     typer.Option(

@@ -112,8 +112,19 @@ def _window(dates: np.ndarray, start: dt.date | None, end: dt.date | None) -> np
 class AnalyticsService:
     """Season index, dominance, season periods and breakdowns over a store; engines cached per source."""
 
-    def __init__(self, store: MarketData) -> None:
+    def __init__(
+        self,
+        store: MarketData,
+        *,
+        load: Callable[[MarketData, str], Loaded] = load_engine,
+        sources: Callable[[], list[SourceSummary]] | None = None,
+    ) -> None:
+        """``load`` builds a source's engine from the store (:func:`load_engine`) and ``sources`` lists the store's
+        sources (``store.sources``): the CLI passes those of an on-disk cache
+        (:class:`coinseason.services.engine_cache.EngineCache`)."""
         self._store = store
+        self._load = load
+        self._list_sources = sources or store.sources
         self._loaded: dict[str, Loaded] = {}
         self._exclusions: dict[tuple[str, str], ExclusionSet] = {}
         self._sources: list[SourceSummary] | None = None
@@ -130,7 +141,7 @@ class AnalyticsService:
         """A new service over the same store, for after new data landed: each source loaded here is brought up to
         date incrementally (:func:`extend_loaded`) when it can be, else left to load afresh. This one is unchanged
         and may go on answering meanwhile."""
-        fresh = AnalyticsService(self._store)
+        fresh = AnalyticsService(self._store, load=self._load, sources=self._list_sources)
         names = {s.source for s in fresh.sources()}
         for name, old in list(self._loaded.items()):
             if name not in names:
@@ -156,7 +167,7 @@ class AnalyticsService:
 
     def sources(self) -> list[SourceSummary]:
         if self._sources is None:
-            self._sources = self._store.sources()
+            self._sources = self._list_sources()
         return self._sources
 
     def source(self, source: str | None) -> str:
@@ -179,7 +190,7 @@ class AnalyticsService:
             with self._load_lock:  # one load per source however many requests miss at once
                 found = self._loaded.get(name)
                 if found is None:
-                    found = self._loaded[name] = load_engine(self._store, name)
+                    found = self._loaded[name] = self._load(self._store, name)
         return found
 
     def exclusion(self, source: str | None, spec: str) -> ExclusionSet:

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from coinseason.errors import ConfigError
-from coinseason.settings import PostgresSettings
 from coinseason.store.duckdb import DuckDBStore
 from coinseason.store.protocols import Store
 from coinseason.store.records import ApiKeyRecord, DataVersion, ImportRecord, SourceSummary, WriteCounts
 
 if TYPE_CHECKING:
+    from coinseason.settings import PostgresSettings  # pydantic loads only with the settings or PostgreSQL
     from coinseason.store.postgres import PostgresStore
 
 __all__ = [
