@@ -9,9 +9,10 @@ them (pages are read as they are touched, and are private to the process: the fi
 A file is used only when its key matches: the store's data version (:class:`~coinseason.store.protocols.Versioned`:
 newest import and token classes), the store's identity (a DuckDB file's inode and modification time: a store
 deleted and imported afresh is another), the source, and the versions of Python, numpy, polars and of the code
-that builds and computes engines (a digest of its source files). Anything else — another key, a truncated or garbled file, an unpickling error —
-means the file is ignored and the engine rebuilt (and written again). Files are written to a temporary name and
-renamed into place, so concurrent writers and readers only ever see whole files; the last writer wins.
+that builds and computes engines (a digest of its source files). Anything else — another key, a truncated or
+garbled file, an unpickling error — means the file is ignored and the engine rebuilt (and written again). Files
+are written to a temporary name and renamed into place, so concurrent writers and readers only ever see whole
+files; the last writer wins.
 """
 
 from __future__ import annotations
