@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from coinseason.cli.options import DbOption, SourceOption, TopOption, WindowOption
 from coinseason.cli.output import err, errors, out
+from coinseason.cli.reading import warn_if_stale
 from coinseason.cli.runtime import open_db, runtime
 from coinseason.cli.summary import print_summary
 from coinseason.clock import Clock
@@ -117,7 +118,7 @@ def run(
     db: DbOption = None,
 ) -> None:
     """The main job: import a file (when given), then print the current season and a history summary."""
-    with errors(), open_db(db) as store:
+    with errors(), open_db(db, create=path is not None) as store:
         if path is not None:
             gates = gate_config(Settings.from_env())
             report = import_with_progress(
@@ -125,4 +126,6 @@ def run(
             )
             print_report(report)
             source = report.source
-        print_summary(out, AnalyticsService(store), source=source, top=top, window=window)
+        service = AnalyticsService(store)
+        print_summary(out, service, source=source, top=top, window=window)
+        warn_if_stale(service, runtime(ctx).clock)

@@ -16,6 +16,7 @@ import typer
 
 from coinseason.cli.options import DbOption, SourceOption, TopOption, WindowOption, day
 from coinseason.cli.output import errors, json_text, out
+from coinseason.cli.reading import reading
 from coinseason.cli.runtime import open_db, runtime
 from coinseason.errors import ConfigError
 from coinseason.features.catalog import FeatureFormat
@@ -229,13 +230,17 @@ def outlook(
     db: DbOption = None,
 ) -> None:
     """Probability of each season transition within H days, as of the day, with the features that push it most."""
-    with errors(), open_db(db) as store:
+    clock = runtime(ctx).clock
+    with errors(), reading(db, clock) as read:
         if fmt not in ("table", "json"):
             raise ConfigError(f"--format takes table or json, not {fmt!r}")
-        result = OutlookService(store, clock=runtime(ctx).clock).outlook(day=day(date), version=version)
+        result = OutlookService(read.store, clock=clock, analytics=read.service).outlook(day=day(date), version=version)
+    past = past_note(result["date"], clock().date(), result["horizon_days"])
     if fmt == "json":
-        sys.stdout.write(json_text(result) + "\n")
+        sys.stdout.write(json_text(result if past is None else {**result, "as_of_note": past}) + "\n")
         return
+    if past is not None:
+        out.print(past, style="bold yellow", highlight=False, markup=False)
     index = result["altcoin_season_index"]
     out.print(
         f"[bold]{result['date']}[/] ({result['source']}): season {result['season']}, index"
@@ -265,6 +270,19 @@ def outlook(
             f" {_pct(t['climatology'])}, logistic {_pct(logistic)}){skill}" + (f" — {drivers}" if drivers else ""),
             highlight=False,
         )
+
+
+def past_note(as_of: object, today: dt.date, horizon: int) -> str | None:
+    """For an answer about a day before yesterday (the latest complete day), what it is: the probabilities of
+    the ``horizon`` days after that day, not of the days ahead of now."""
+    day_of = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
+    age = (today - day_of).days
+    if age <= 1:
+        return None
+    return (
+        f"as of {day_of.isoformat()}, {age:,} days ago: probabilities are for the {horizon} days after that date,"
+        " not now"
+    )
 
 
 def _pct(value: float | None) -> str:

@@ -13,9 +13,9 @@ from contextlib import contextmanager
 import polars as pl
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from coinseason.cli.options import OutputFormat
+from coinseason.cli.tables import columns_of, print_table
 from coinseason.errors import CoinseasonError
 
 out = Console(soft_wrap=True)
@@ -33,21 +33,23 @@ def errors() -> Iterator[None]:
 
 
 def emit(
-    frame: pl.DataFrame, fmt: OutputFormat, title: str | None = None, method: dict[str, object] | None = None
+    frame: pl.DataFrame,
+    fmt: OutputFormat,
+    title: str | None = None,
+    method: dict[str, object] | None = None,
+    units: Mapping[str, str | None] | None = None,
 ) -> None:
-    """CSV (columns as they are), JSON (``{"method": ..., "values": [...]}``) or a table with the method below."""
+    """CSV (columns as they are), JSON (``{"method": ..., "values": [...]}``) or a table with the method below: a
+    table never cuts a value and shows each with its unit (``units`` by column, else by the column's name; see
+    :mod:`coinseason.cli.tables`)."""
     if fmt is OutputFormat.CSV:
         sys.stdout.write(frame.write_csv())
     elif fmt is OutputFormat.JSON:
         payload: object = frame.to_dicts() if method is None else {"method": method, "values": frame.to_dicts()}
         sys.stdout.write(json_text(payload) + "\n")
     else:
-        table = Table(title=title, show_lines=False)
-        for name in frame.columns:
-            table.add_column(name, justify="right" if frame[name].dtype.is_numeric() else "left")
-        for row in frame.iter_rows():
-            table.add_row(*[_cell(v) for v in row])
-        out.print(table)
+        numeric = [frame[name].dtype.is_numeric() for name in frame.columns]
+        print_table(out, columns_of(frame.columns, frame.rows(), numeric, units or {}), title)
         if method:
             out.print("method: " + ", ".join(f"{k}={v}" for k, v in method.items()), style="dim", highlight=False)
 
@@ -66,11 +68,3 @@ def _finite(value: object) -> object:
     if isinstance(value, list | tuple):
         return [_finite(item) for item in value]
     return value
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:,.2f}" if abs(value) < 1e6 else f"{value:,.0f}"
-    return str(value)

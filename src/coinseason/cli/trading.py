@@ -29,9 +29,10 @@ from coinseason.cli.options import (
     day,
 )
 from coinseason.cli.output import emit, errors, json_text, out
+from coinseason.cli.reading import check_dates, reading
 from coinseason.cli.report_html import render
-from coinseason.cli.runtime import open_db
-from coinseason.services.analytics import AnalyticsService
+from coinseason.cli.runtime import runtime
+from coinseason.cli.tables import Column, print_table
 from coinseason.services.rebalance import read_holdings
 from coinseason.services.rebalance import rebalance as plan_rebalance
 from coinseason.services.trading import DISCLAIMER, BacktestParams, BacktestReport, TradingService
@@ -50,6 +51,7 @@ WeightingOption = Annotated[Weighting, typer.Option("--weighting", help="Alt bas
 
 
 def backtest(
+    ctx: typer.Context,
     strategy: Annotated[Strategy, typer.Option("--strategy", help="Strategy")] = Strategy.SEASON_ROTATION,
     top: TopOption = DEFAULT_TOP,
     window: WindowOption = DEFAULT_WINDOW,
@@ -84,7 +86,7 @@ def backtest(
     db: DbOption = None,
 ) -> None:
     """Backtest an allocation strategy between BTC, the alt basket and cash (analysis, not advice)."""
-    with errors(), open_db(db) as store:
+    with errors(), reading(db, runtime(ctx).clock) as read:
         params = BacktestParams(
             strategy=strategy,
             top=top,
@@ -106,7 +108,8 @@ def backtest(
             impact=impact,
             capital=capital,
         )
-        report = TradingService(AnalyticsService(store)).backtest(params, source=source, start=day(start), end=day(end))
+        first, last = check_dates(read.service, source, day(start), day(end))
+        report = TradingService(read.service).backtest(params, source=source, start=first, end=last)
         _emit_report(report, fmt)
 
 
@@ -129,17 +132,41 @@ def _emit_report(report: BacktestReport, fmt: ReportFormat) -> None:
         sys.stdout.write(render(report))
         return
     names = list(report.metrics["strategy"])
-    table = pl.DataFrame(
-        {"metric": names, **{p: [v.get(k) for k in names] for p, v in report.metrics.items()}},
-        schema_overrides=dict.fromkeys(report.metrics, pl.Float64),
-    )
+    columns = [Column("metric", names, numeric=False)]
+    for portfolio, values in report.metrics.items():
+        columns.append(Column(portfolio, [metric_cell(k, values.get(k)) for k in names], numeric=True))
     first, last = report.daily["date"][0], report.daily["date"][-1]
-    emit(table, OutputFormat.TABLE, f"{report.params.strategy}: {first} to {last}")
+    print_table(out, columns, f"{report.params.strategy}: {first} to {last}", every="--format json or html")
     for note in report.notes:
         out.print(note, style="dim", highlight=False)
 
 
+_PERCENT_METRICS = frozenset(
+    {"cagr", "volatility", "max_drawdown", "var_95", "cvar_95", "hit_rate", "exposure", "costs"}
+)
+_RATIOS = frozenset({"sharpe", "sortino", "calmar"})
+
+
+def metric_cell(name: str, value: float | None) -> str:
+    """A backtest metric with its unit: the total return as a percentage and as the multiple of the starting
+    equity, fractions as %, the annual turnover as × a year, trades as a count, days as days (ratios bare)."""
+    if value is None or value != value:  # NaN: not defined for this series
+        return "–"
+    if name == "total_return":
+        return f"{value * 100:+,.2f} % ({value + 1:,.2f}×)"
+    if name in _PERCENT_METRICS:
+        return f"{value * 100:,.2f} %"
+    if name == "turnover":
+        return f"{value:,.2f}× a year"
+    if name == "trades":
+        return f"{value:,.0f}"
+    if name.endswith("_days"):
+        return f"{value:,.0f} days"
+    return f"{value:,.2f}" if name in _RATIOS else f"{value:,.4g}"
+
+
 def risk(
+    ctx: typer.Context,
     top: TopOption = DEFAULT_TOP,
     weighting: WeightingOption = Weighting.EQUAL,
     days: Annotated[int, typer.Option("--days", help="Days of history the figures cover")] = 365,
@@ -154,8 +181,8 @@ def risk(
     db: DbOption = None,
 ) -> None:
     """Risk and liquidity of BTC, the alt basket and chosen coins: volatility, VaR, drawdown, Kelly, slippage."""
-    with errors(), open_db(db) as store:
-        frame = TradingService(AnalyticsService(store)).risk(
+    with errors(), reading(db, runtime(ctx).clock) as read:
+        frame = TradingService(read.service).risk(
             source=source,
             exclude=exclude,
             top=top,
@@ -171,6 +198,7 @@ def risk(
 
 
 def rebalance(
+    ctx: typer.Context,
     holdings: Annotated[Path, typer.Argument(help="Holdings CSV or JSON: coin_id and quantity or value_usd")],
     profile: Annotated[
         str, typer.Option("--profile", help="conservative, balanced, aggressive or a target volatility (0.4)")
@@ -185,10 +213,10 @@ def rebalance(
     db: DbOption = None,
 ) -> None:
     """Target weights for the current season and risk profile, the trades, their cost and the risk before/after."""
-    with errors(), open_db(db) as store:
+    with errors(), reading(db, runtime(ctx).clock) as read:
         frame = read_holdings(holdings)
         plan = plan_rebalance(
-            TradingService(AnalyticsService(store)),
+            TradingService(read.service),
             frame,
             profile,
             source=source,

@@ -93,6 +93,11 @@ class SeasonQuery:
         }
 
     def __post_init__(self) -> None:
+        if self.btc_inside and self.top < 2:
+            raise ConfigError(
+                f"top {self.top} with BTC taking one of the places leaves no altcoin to compare: give top 2 or"
+                " more, or put BTC outside the universe"
+            )
         if not self.bitcoin_at < self.altcoin_at:
             raise ConfigError(
                 f"the Bitcoin season threshold ({self.bitcoin_at}) must be below the altcoin season threshold"
