@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from coinseason.cli import app
+from coinseason.store import open_store
 from tests.conftest import COINGECKO_DAILY, shared_file, small_market_csv
 
 runner = CliRunner()
@@ -153,8 +154,8 @@ def test_coins_lists_classes_with_their_basis(db: str) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["index", "altseason", "--top", "0"], "top must be between 1 and 500"),
-        (["index", "altseason", "--window", "1000"], "window must be between 1 and 730"),
+        (["index", "altseason", "--top", "0"], "Invalid value for '--top': Input should be greater than or equal to 1"),
+        (["index", "altseason", "--window", "1000"], "'--window': Input should be less than or equal to 730"),
         (["index", "dominance", "--universe", "top125"], "--universe takes all or top:N"),
         (["index", "altseason", "--source", "nope"], "no source 'nope'"),
         (["index", "altseason", "--exclude", "missing.toml"], "--exclude takes default, none or an exclusion file"),
@@ -169,7 +170,9 @@ def test_errors_are_one_clear_line(db: str, args: list[str], message: str) -> No
 
 
 def test_empty_store_says_so(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["index", "altseason", "--db", str(tmp_path / "empty.duckdb")])
+    empty = tmp_path / "empty.duckdb"
+    open_store(empty).close()  # a store with no data yet
+    result = runner.invoke(app, ["index", "altseason", "--db", str(empty)])
     assert result.exit_code == 2 and "the store is empty" in result.output
 
 

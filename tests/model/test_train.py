@@ -147,7 +147,7 @@ def test_cli_and_api(db: str, tmp_path: Path) -> None:
     assert "**Permutation null**" in card and "**Leak canary**" in card
     result = runner.invoke(app, ["outlook", "--format", "json", "--db", db])
     assert result.exit_code == 0, result.output
-    body = json.loads(result.output)
+    body = json.loads(result.stdout)  # stderr may say the data is stale
     assert body["horizon_days"] == 10
 
     result = runner.invoke(app, ["model", "train", "--horizon", "10", "--embargo", "5", "--db", db])
