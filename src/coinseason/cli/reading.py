@@ -62,9 +62,19 @@ def reading(db: str | None, clock: Clock, *, cached: bool = True) -> Iterator[Re
     over it. When the command succeeds, the engines it built are written to the cache, and a source whose data is
     older than the stale limit gets a one-line warning on stderr."""
     url = store_url(db)
-    with open_db(url, create=False) as store:
-        directory = engine_cache_dir(store.url) if cached else None
-        cache = EngineCache(directory, store, identity=_identity(url)) if directory is not None else None
+    with open_db(url, create=False, lazy=True) as store:
+        directory = engine_cache_dir(url) if cached else None
+        path = duckdb_path(url)
+        cache = (
+            EngineCache(
+                directory,
+                store,
+                identity=_identity(url),
+                version=(lambda: file_version(path)) if path is not None else None,
+            )
+            if directory is not None
+            else None
+        )
         service = (
             AnalyticsService(store, load=cache.load, sources=cache.sources)
             if cache is not None
@@ -78,13 +88,24 @@ def reading(db: str | None, clock: Clock, *, cached: bool = True) -> Iterator[Re
 
 
 def _identity(url: str) -> dict[str, object]:
-    """A DuckDB file's inode and modification time (reads leave both as they are); a PostgreSQL URL's host and
-    database (without credentials)."""
-    path = duckdb_path(url)
-    if path is not None:
-        stat = path.stat()
-        return {"inode": stat.st_ino, "mtime_ns": stat.st_mtime_ns}
-    return {"server": url.split("://", 1)[-1].rsplit("@", 1)[-1]}
+    """A PostgreSQL URL's host and database (without credentials); nothing more for a DuckDB file (its
+    :func:`file_version` says it all)."""
+    return {} if duckdb_path(url) is not None else {"server": url.split("://", 1)[-1].rsplit("@", 1)[-1]}
+
+
+def file_version(path: Path) -> dict[str, object]:
+    """What a DuckDB store holds, without opening it: the inode, size and modification time of the file and of
+    its write-ahead log (every committed write changes one of them; reads change neither, and a file deleted and
+    imported afresh is another inode or time)."""
+    found: dict[str, object] = {}
+    for name, part in (("file", path), ("wal", path.with_name(path.name + ".wal"))):
+        try:
+            stat = part.stat()
+        except FileNotFoundError:
+            found[name] = None
+            continue
+        found[name] = [stat.st_ino, stat.st_size, stat.st_mtime_ns]
+    return found
 
 
 def stale_hours() -> float:

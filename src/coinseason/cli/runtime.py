@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
@@ -72,10 +72,11 @@ def duckdb_path(url: str) -> Path | None:
 
 
 @contextmanager
-def open_db(db: str | None, *, create: bool = True) -> Iterator[Store]:
+def open_db(db: str | None, *, create: bool = True, lazy: bool = False) -> Iterator[Store]:
     """The store named by ``--db`` (typer reads ``COINSEASON_DB`` into it), else the default file; closed on exit.
     ``create=False`` (commands that only read) refuses a DuckDB path that holds no store rather than making an
-    empty one: a mistyped path is named, not silently started afresh."""
+    empty one: a mistyped path is named, not silently started afresh. ``lazy``: opened on first use (a command
+    answered from kept engines never opens it)."""
     from coinseason.store import open_store
 
     url = store_url(db)
@@ -85,8 +86,37 @@ def open_db(db: str | None, *, create: bool = True) -> Iterator[Store]:
             f"no store at {path}: check --db (or COINSEASON_DB), or create one with"
             " `coinseason import PATH --format F --db PATH`"
         )
+    if lazy:
+        later = LazyStore(url, lambda: open_store(url))
+        try:
+            yield cast("Store", later)
+        finally:
+            later.close()
+        return
     store = open_store(url)
     try:
         yield store
     finally:
         store.close()
+
+
+class LazyStore:
+    """A store opened on first use: every attribute but ``url`` and ``close`` is the opened store's."""
+
+    def __init__(self, url: str, opener: Callable[[], Store]) -> None:
+        self.url = url
+        self._opener = opener
+        self._store: Store | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._store is None:
+            self._store = self._opener()
+        return getattr(self._store, name)
+
+    @property
+    def opened(self) -> bool:
+        return self._store is not None
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()

@@ -7,12 +7,12 @@ of) and, out of band, every array's bytes, aligned, which a later process maps f
 them (pages are read as they are touched, and are private to the process: the file is never written through).
 
 A file is used only when its key matches: the store's data version (:class:`~coinseason.store.protocols.Versioned`:
-newest import and token classes), the store's identity (a DuckDB file's inode and modification time: a store
-deleted and imported afresh is another), the source, and the versions of Python, numpy, polars and of the code
-that builds and computes engines (a digest of its source files). Anything else — another key, a truncated or
-garbled file, an unpickling error — means the file is ignored and the engine rebuilt (and written again). Files
-are written to a temporary name and renamed into place, so concurrent writers and readers only ever see whole
-files; the last writer wins.
+newest import and token classes; for a DuckDB file, the identity, size and modification time of the file and its
+write-ahead log instead, so that a hit never opens the store), the source, and the versions of Python, numpy,
+polars and of the code that builds and computes engines (a digest of its source files). Anything else — another
+key, a truncated or garbled file, an unpickling error — means the file is ignored and the engine rebuilt (and
+written again). Files are written to a temporary name and renamed into place, so concurrent writers and readers
+only ever see whole files; the last writer wins.
 """
 
 from __future__ import annotations
@@ -77,13 +77,18 @@ class EngineCache:
         store: VersionedMarket,
         *,
         identity: dict[str, Any] | None = None,
+        version: Callable[[], dict[str, Any]] | None = None,
         build: Callable[[MarketData, str], Loaded] = load_engine,
     ) -> None:
         """``identity`` tells this store apart from another that could answer the same data version (the CLI
-        gives a DuckDB file's inode and modification time: a store deleted and imported afresh is another)."""
+        gives a PostgreSQL server and database). ``version`` says what the store holds without asking it (the
+        CLI gives, for a DuckDB file, the inode, size and modification time of the file and of its write-ahead
+        log, which any write changes: a command whose engine is kept then never opens the store); by default
+        the store's :meth:`~coinseason.store.protocols.Versioned.data_version`."""
         self.directory = directory
         self.store = store
         self.identity = identity or {}
+        self._version = version
         self._build = build
         self._pending: dict[str, tuple[dict[str, Any], Loaded]] = {}
         self._data: dict[str, Any] | None = None
@@ -94,7 +99,8 @@ class EngineCache:
         """The store's data as of the first question of this process (a write landing later only makes what
         this process writes stale, never wrong: it is keyed by what it was made from)."""
         if self._data is None:
-            self._data = {**data_key(self.store), "store": self.identity}
+            held = self._version() if self._version is not None else data_key(self.store)
+            self._data = {"format": FORMAT_VERSION, **held, "store": self.identity}
         return self._data
 
     def sources(self) -> list[SourceSummary]:
@@ -166,7 +172,7 @@ class EngineCache:
 def data_key(store: VersionedMarket) -> dict[str, Any]:
     """What the store holds, as far as the indices go: its data version (newest import, token classes)."""
     version = store.data_version()
-    return {"format": FORMAT_VERSION, "imports": version.imports, "classes": version.classes}
+    return {"imports": version.imports, "classes": version.classes}
 
 
 def _software() -> dict[str, str]:
