@@ -7,15 +7,17 @@ import asyncio
 import contextlib
 import datetime as dt
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import polars as pl
 import typer
 
 from coinseason.cli.options import DbOption, SourceOption, TopOption, WindowOption, day
-from coinseason.cli.output import errors, json_text, out
+from coinseason.cli.output import errors, json_text, out, steps
 from coinseason.cli.reading import reading
 from coinseason.cli.runtime import open_db, runtime
 from coinseason.errors import ConfigError
@@ -70,23 +72,37 @@ class FetchSource(StrEnum):
     STOOQ = "stooq"
 
 
-async def _fetch(source: FetchSource, base_url: str | None, since: dt.date | None, fred_key: str) -> pl.DataFrame:
+async def _fetch(
+    source: FetchSource,
+    base_url: str | None,
+    since: dt.date | None,
+    fred_key: str,
+    step: Callable[[str], None] = lambda _name: None,
+) -> pl.DataFrame:
     parts: list[pl.DataFrame] = []
     if source is FetchSource.FEAR_GREED:
         async with contextlib.aclosing(FearGreedProvider(base_url)) as fng:
             parts.append(await fng.fetch(limit=0))
     elif source is FetchSource.COINMETRICS:
         async with contextlib.aclosing(CoinMetricsProvider(base_url)) as cm:
-            parts += [await cm.fetch(asset, start=since) for asset in COINMETRICS_SERIES]
+            for asset in COINMETRICS_SERIES:
+                step(asset)
+                parts.append(await cm.fetch(asset, start=since))
     elif source is FetchSource.FRED:
         async with contextlib.aclosing(FredProvider(fred_key, base_url)) as fred:
-            parts += [await fred.fetch(series, start=since) for series in FRED_SERIES]
+            for series in FRED_SERIES:
+                step(series)
+                parts.append(await fred.fetch(series, start=since))
     elif source is FetchSource.STOOQ:
         async with contextlib.aclosing(StooqProvider(base_url)) as stooq:
-            parts += [await stooq.fetch(symbol, start=since) for symbol in STOOQ_SYMBOLS]
+            for symbol in STOOQ_SYMBOLS:
+                step(symbol)
+                parts.append(await stooq.fetch(symbol, start=since))
     else:
         async with contextlib.aclosing(BlockchainChartsProvider(base_url)) as charts:
-            parts += [await charts.fetch(chart) for chart in BLOCKCHAIN_CHARTS]
+            for chart in BLOCKCHAIN_CHARTS:
+                step(chart)
+                parts.append(await charts.fetch(chart))
     return pl.concat(parts)
 
 
@@ -104,7 +120,8 @@ def fetch_features(
     """Fetch feature series from a live provider into the store, point in time; idempotent. A value that differs
     from the stored one is kept as a revision known from now (the original stays for reads as of earlier)."""
     with errors():
-        rows = asyncio.run(_fetch(source, base_url, day(since), fred_key))
+        with steps(f"features fetch {source}") as step:
+            rows = asyncio.run(_fetch(source, base_url, day(since), fred_key, step))
         with open_db(db) as store:
             stored = store.features(tuple(sorted(set(rows["series"].to_list()))))
             rows = with_revisions(rows, stored, runtime(ctx).clock())
@@ -178,16 +195,23 @@ def train(
             seed=seed,
             null_runs=null_runs,
         )
-        with open_db(db) as store:
-            result = OutlookService(store, clock=runtime(ctx).clock).train(
-                config, source=source, card_dir=card, check=check
-            )
+        with open_db(db, create=False) as store, steps("model train") as step:
+            service = OutlookService(store, clock=runtime(ctx).clock)
+            result = service.train(config, source=source, card_dir=card, check=check, progress=step)
+            _, panel = service.inputs(source=source, top=top, window=window, change_points=config.change_points)
+    never = [name for j, name in enumerate(panel.names) if not np.isfinite(panel.values[:, j]).any()]
     meta = result.artifact.meta
     out.print(
         f"model [bold]{result.artifact.version}[/] stored; trained on {meta['training_window']['start']} to"
         f" {meta['training_window']['end']}, {meta['validation']['folds']} walk-forward folds; card: {result.card}",
         highlight=False,
     )
+    if never:
+        out.print(
+            f"  {len(never)} of {len(panel.names)} features were never imported (no value on any day):"
+            f" {', '.join(never)}; add them with `coinseason features fetch SOURCE` or `coinseason features import`",
+            highlight=False,
+        )
     for target, rep in meta["out_of_sample"].items():
         served = rep["served"]
         s, lg = rep["models"][served], rep["models"]["logistic"]

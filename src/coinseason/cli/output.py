@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 import polars as pl
@@ -20,6 +20,19 @@ from coinseason.errors import CoinseasonError
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+
+
+@contextmanager
+def steps(what: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with the elapsed time on stderr (only on a terminal) for work that takes more than a moment;
+    the function given names the step under way."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
+    ) as bar:
+        task = bar.add_task(what, total=None)
+        yield lambda name: bar.update(task, description=f"{what}: {name}")
 
 
 @contextmanager

@@ -12,13 +12,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from coinseason.cli.output import err
+from coinseason.cli.output import err, steps
 from coinseason.cli.runtime import duckdb_path, open_db, store_url
 from coinseason.clock import Clock
 from coinseason.errors import ConfigError
 from coinseason.services.analytics import AnalyticsService
 from coinseason.services.engine_cache import EngineCache
+from coinseason.services.loaded_engine import Loaded, load_engine
 from coinseason.store import Store
+from coinseason.store.protocols import MarketData
 
 STALE_ENV = "COINSEASON_STALE_AFTER_HOURS"
 DEFAULT_STALE_HOURS = 36.0
@@ -71,6 +73,7 @@ def reading(db: str | None, clock: Clock, *, cached: bool = True) -> Iterator[Re
                 store,
                 identity=_identity(url),
                 version=(lambda: file_version(path)) if path is not None else None,
+                build=_build_showing_progress,
             )
             if directory is not None
             else None
@@ -85,6 +88,12 @@ def reading(db: str | None, clock: Clock, *, cached: bool = True) -> Iterator[Re
             cache.save()
         used = set(cache.stats.hits + cache.stats.built) if cache is not None else set()
         warn_if_stale(service, clock, used or None)
+
+
+def _build_showing_progress(store: MarketData, source: str) -> Loaded:
+    """:func:`load_engine` with a spinner on stderr: the first command after new data reads every observation."""
+    with steps(f"reading {source} from the store (kept beside it for the next command)"):
+        return load_engine(store, source)
 
 
 def _identity(url: str) -> dict[str, object]:

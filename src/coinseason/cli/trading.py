@@ -28,7 +28,7 @@ from coinseason.cli.options import (
     WindowOption,
     day,
 )
-from coinseason.cli.output import emit, errors, json_text, out
+from coinseason.cli.output import emit, errors, json_text, out, steps
 from coinseason.cli.reading import check_dates, reading
 from coinseason.cli.report_html import render
 from coinseason.cli.runtime import runtime
@@ -109,7 +109,8 @@ def backtest(
             capital=capital,
         )
         first, last = check_dates(read.service, source, day(start), day(end))
-        report = TradingService(read.service).backtest(params, source=source, start=first, end=last)
+        with steps("backtest"):
+            report = TradingService(read.service).backtest(params, source=source, start=first, end=last)
         _emit_report(report, fmt)
 
 

@@ -173,24 +173,40 @@ class OutlookService:
     # -- training -------------------------------------------------------------------------------------------
 
     def train(
-        self, config: TrainConfig, *, source: str | None = None, card_dir: Path | None = None, check: bool = False
+        self,
+        config: TrainConfig,
+        *,
+        source: str | None = None,
+        card_dir: Path | None = None,
+        check: bool = False,
+        progress: Callable[[str], None] | None = None,
     ) -> TrainResult:
         """Nested walk-forward validation, figures with event-bootstrap intervals, (with ``check``) the permutation
-        null and the leak canary, final fit, artifact stored, model card written to ``card_dir``."""
+        null and the leak canary, final fit, artifact stored, model card written to ``card_dir``. ``progress`` is
+        told the name of each step as it starts (training takes minutes)."""
+        step = progress or (lambda _name: None)
+        step("reading the market and the features")
         market, panel = self.inputs(
             source=source, top=config.top, window=config.window, change_points=config.change_points
         )
+        step("labelling the transitions")
         labels = make_labels(market, config)
+        step("walk-forward validation")
         walk = walk_forward(panel, labels, config)
+        step("out-of-sample figures")
         reports = report(walk, changepoint=panel.column("cp_alert") if "cp_alert" in panel.names else None)
         if check:
+            step("permutation null and leak canary")
             run_checks(walk, reports)
+        step("final fit")
         final = fit_final(walk, reports, panel)
         name = str(market.meta.get("source", source))
         artifact = make_artifact(final, walk, reports, source=name, created_at=self._clock())
         self._store.write_model(artifact)
         self._models.clear()
         self._newest = None
+        if card_dir:
+            step("model card")
         card = write_model_card(walk, reports, panel, artifact.meta, card_dir) if card_dir else None
         return TrainResult(artifact, walk, reports, card)
 
