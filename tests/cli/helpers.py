@@ -13,7 +13,7 @@ runner = CliRunner()
 
 
 def small_store(tmp_path: Path) -> str:
-    """A DuckDB store holding the small market (2024-01-01 to 2024-01-10, source ``tidy``)."""
+    """A DuckDB store holding the small market (2024-01-01 to 2024-01-10, source ``custom``)."""
     path = str(tmp_path / "cli.duckdb")
     result = runner.invoke(
         app, ["import", str(small_market_csv(tmp_path / "market.csv")), "--format", "tidy", "--db", path]

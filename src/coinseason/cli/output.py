@@ -26,6 +26,9 @@ err = Console(stderr=True, soft_wrap=True)
 def steps(what: str) -> Iterator[Callable[[str], None]]:
     """A spinner with the elapsed time on stderr (only on a terminal) for work that takes more than a moment;
     the function given names the step under way."""
+    if not err.is_terminal:  # nothing to animate: say nothing
+        yield lambda _name: None
+        return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(
