@@ -23,8 +23,9 @@ GAP = "  "
 TRANSPOSE_MAX_ROWS = 12
 """A table of at most this many rows that does not fit is shown on its side rather than losing columns."""
 
-PERCENT, MULTIPLE, USD, DAYS, COUNT = "%", "×", "USD", "days", "count"
-"""The units a column may carry (:func:`column_unit`)."""
+PERCENT, MULTIPLE, USD, DAYS, COUNT, BPS = "%", "×", "USD", "days", "count", "bps"
+FRACTION = "fraction"
+"""Shown as a percentage: a value of 0.25 is ``25.00 %``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,8 @@ def column_unit(name: str) -> str | None:
         return USD
     if name in ("days", "length") or name.endswith("_days"):
         return DAYS
+    if name.endswith("_bps"):
+        return BPS
     if name.startswith("n_") or name in ("rank", "trades", "coins", "rows"):
         return COUNT
     return None
@@ -58,7 +61,11 @@ def cell(value: object, unit: str | None = None) -> str:
     if isinstance(value, int | float) and unit == COUNT:
         return f"{value:,.0f}"
     if isinstance(value, int | float) and unit == DAYS:
-        return f"{value:,.0f} days"
+        return f"{value:,.0f} day{'' if value == 1 else 's'}"
+    if isinstance(value, int | float) and unit == FRACTION:
+        return f"{value * 100:,.2f} %"
+    if isinstance(value, int | float) and unit == BPS:
+        return f"{value:,.2f} bps"
     if isinstance(value, int | float) and unit == USD:
         return _usd(float(value))
     if isinstance(value, float):

@@ -32,7 +32,7 @@ from coinseason.cli.output import emit, errors, json_text, out, steps
 from coinseason.cli.reading import check_dates, reading
 from coinseason.cli.report_html import render
 from coinseason.cli.runtime import runtime
-from coinseason.cli.tables import Column, print_table
+from coinseason.cli.tables import FRACTION, Column, print_table
 from coinseason.services.rebalance import read_holdings
 from coinseason.services.rebalance import rebalance as plan_rebalance
 from coinseason.services.trading import DISCLAIMER, BacktestParams, BacktestReport, TradingService
@@ -148,6 +148,17 @@ _PERCENT_METRICS = frozenset(
 _RATIOS = frozenset({"sharpe", "sortino", "calmar"})
 
 
+RISK_UNITS: dict[str, str | None] = {
+    **dict.fromkeys(
+        ("total_return", "cagr", "volatility", "max_drawdown", "var_95", "cvar_95", "hit_rate", "kelly_capped"),
+        FRACTION,
+    ),
+    "vol_target_50_exposure": FRACTION,
+    "volume_turnover": FRACTION,
+}
+"""The risk table's fractions, shown as percentages (days, bps and the ratios by their names)."""
+
+
 def metric_cell(name: str, value: float | None) -> str:
     """A backtest metric with its unit: the total return as a percentage and as the multiple of the starting
     equity, fractions as %, the annual turnover as × a year, trades as a count, days as days (ratios bare)."""
@@ -195,7 +206,7 @@ def risk(
             coins=coin or (),
             end=day(end),
         )
-        emit(frame, fmt, f"Risk over {days} days (analysis, not advice)")
+        emit(frame, fmt, f"Risk over {days} days (analysis, not advice)", units=RISK_UNITS)
 
 
 def rebalance(
