@@ -418,9 +418,9 @@ def test_commands(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["backtest", "--neutral", "hold", "--altcoin-at", "20", *common])
     assert bad.exit_code == 2 and "bitcoin_at" in bad.output
     too_many = runner.invoke(app, ["risk", "--top", "501", "--db", db])
-    assert too_many.exit_code == 2 and "top must be between 1 and 500" in too_many.output
+    assert too_many.exit_code == 2 and "'--top': Input should be less than or equal to 500" in too_many.output
     no_window = runner.invoke(app, ["rebalance", str(holdings), "--window", "0", "--db", db])
-    assert no_window.exit_code == 2 and "window must be between 1 and 730" in no_window.output
+    assert no_window.exit_code == 2 and "'--window': Input should be greater than or equal to 1" in no_window.output
     (tmp_path / "bad.csv").write_text("coin_id,quantity\nbitcoin,-1\n")
     refused = runner.invoke(app, ["rebalance", str(tmp_path / "bad.csv"), "--db", db])
     assert refused.exit_code == 2 and "invalid amount" in refused.output
