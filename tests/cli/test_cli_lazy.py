@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Annotated
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from coinseason.cli import app
-from coinseason.cli.lazy import load
+from coinseason.cli.lazy import lazy_group, load
 from coinseason.cli.root import COMMANDS
 
 runner = CliRunner()
@@ -88,3 +90,20 @@ def test_usage_errors_are_one_line_and_exit_2(args: list[str], says: str) -> Non
 def test_no_arguments_prints_the_help() -> None:
     result = runner.invoke(app, [])
     assert "Commands:" in result.output and "index" in result.output
+
+
+def test_a_command_registered_directly_sits_beside_the_table() -> None:
+    other = typer.Typer(cls=lazy_group({"index": COMMANDS["index"]}), rich_markup_mode=None)
+    extra = typer.Typer(help="Extra things.")
+
+    @extra.command("hello")
+    def hello(name: Annotated[str, typer.Option(help="Who [default: the world]")] = "x") -> None:
+        """Say hello."""
+        typer.echo(f"hello {name}")
+
+    other.add_typer(extra, name="extra")
+    listed = runner.invoke(other, ["--help"], env=WIDE)
+    assert "index" in listed.stdout and "Extra things." in listed.stdout
+    assert runner.invoke(other, ["extra", "hello", "--name", "bob"]).stdout == "hello bob\n"
+    shown = runner.invoke(other, ["extra", "hello", "--help"], env=WIDE)
+    assert "Who [default: the world]" in shown.stdout and "\\[" not in shown.stdout

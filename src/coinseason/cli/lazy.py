@@ -63,6 +63,14 @@ def _escape_help(command: click.Command) -> None:
             _escape_help(sub)
 
 
+def _rich_help(command: click.Command) -> None:
+    if isinstance(command, TyperCommand | TyperGroup):
+        command.rich_markup_mode = "rich"
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            _rich_help(sub)
+
+
 class LazyGroup(TyperGroup):
     """A typer group whose commands of :attr:`table` are placeholders (name and help only) until one is run."""
 
@@ -74,7 +82,8 @@ class LazyGroup(TyperGroup):
         self.commands.clear()
         for name, entry in self.table.items():  # the table's order first, then any command added directly
             self.commands[name] = TyperCommand(name, help=entry.help, short_help=entry.help)
-        for name, command in eager.items():
+        for name, command in eager.items():  # typer gave them the root's plain help: make them look like the rest
+            _rich_help(command)
             _escape_help(command)
             self.commands[name] = command
         self._loaded: set[str] = set()
