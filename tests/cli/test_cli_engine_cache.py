@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +21,7 @@ from coinseason.cli.reading import engine_cache_dir, file_version
 from coinseason.clock import utc_now
 from coinseason.providers.files import FileFormat
 from coinseason.services.analytics import AnalyticsService, SeasonQuery
-from coinseason.services.engine_cache import MAGIC, EngineCache, _read, _write
+from coinseason.services.engine_cache import MAGIC, EngineCache, _read, _write, sweep_leftovers
 from coinseason.services.importing import ImportService
 from coinseason.services.loaded_engine import Loaded, load_engine
 from coinseason.store import DuckDBStore
@@ -210,3 +213,15 @@ def test_postgres_engines_go_to_the_user_cache_without_credentials() -> None:
     assert one is not None and one == other and "secret" not in str(one)
     assert engine_cache_dir("postgresql://db.example/other") != one
     assert engine_cache_dir("duckdb://:memory:") is None
+
+
+def test_leftovers_of_dead_writers_are_swept_live_ones_kept(tmp_path: Path) -> None:
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True)  # noqa: S603
+    dead = int(finished.stdout)
+    dead_file = tmp_path / f".custom-1.engine.{dead}.abc123.tmp"
+    live_file = tmp_path / f".custom-1.engine.{os.getpid()}.def456.tmp"
+    kept = tmp_path / "custom-1.engine"
+    for path in (dead_file, live_file, kept):
+        path.write_bytes(b"x")
+    assert sweep_leftovers(tmp_path) == [dead_file]
+    assert not dead_file.exists() and live_file.exists() and kept.exists()

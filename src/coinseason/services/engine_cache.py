@@ -39,7 +39,7 @@ from coinseason.services.loaded_engine import Loaded, load_engine
 from coinseason.store.protocols import MarketData, Versioned
 from coinseason.store.records import SourceSummary
 
-__all__ = ["FORMAT_VERSION", "CacheStats", "EngineCache", "VersionedMarket"]
+__all__ = ["FORMAT_VERSION", "CacheStats", "EngineCache", "VersionedMarket", "sweep_leftovers"]
 
 log = logging.getLogger("coinseason.engine_cache")
 
@@ -159,6 +159,8 @@ class EngineCache:
     def save(self) -> None:
         """Write every engine this process built (with what it computed since), each atomically; a directory
         that cannot be written only costs the next command a rebuild."""
+        if self._pending:
+            sweep_leftovers(self.directory)
         for source, (key, loaded) in list(self._pending.items()):
             try:
                 _write(self.path(source), key, loaded)
@@ -261,7 +263,7 @@ def _atomic(path: Path, fill: Callable[[io.BufferedWriter], object]) -> None:
     """``path`` written whole or not at all: filled under a temporary name beside it, then renamed into place
     (a reader sees the old file or the new one; of two writers, the last wins)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:
             fill(out)
@@ -297,6 +299,30 @@ def _read(path: Path, key: dict[str, Any]) -> Loaded | None:
     if not isinstance(found, Loaded):
         raise ValueError(f"holds a {type(found).__name__}, not an engine")
     return found
+
+
+def sweep_leftovers(directory: Path) -> list[Path]:
+    """Delete the temporary files of writers that died before renaming them (each name holds its writer's process
+    id; a live writer's file is left alone). A file as large as an engine must not pile up."""
+    removed = []
+    for path in directory.glob(".*.tmp") if directory.is_dir() else ():
+        parts = path.name.split(".")
+        pid = int(parts[-3]) if len(parts) >= 4 and parts[-3].isdigit() else None
+        if pid is None or _alive(pid):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def _aligned(offset: int) -> int:
