@@ -58,7 +58,7 @@ def altseason(
             query, source=source, start=first, end=last, interval=resample_interval(interval)
         )
         method = service.method(source, exclude, **query.parameters(), interval=interval.value)
-        emit(frame, fmt, f"Altcoin Season Index, top {top}, {window} days", method)
+        emit(frame, fmt, f"Altcoin Season Index (0-100), top {top}, {window} days", method)
 
 
 @index_app.command("dominance")
@@ -86,7 +86,7 @@ def dominance(
             interval=resample_interval(interval),
         )
         method = service.method(source, exclude, universe=universe, interval=interval.value)
-        emit(frame, fmt, f"Dominance, universe {universe}", method)
+        emit(frame, fmt, f"Dominance, universe {universe}", method, units={"value": "%"})  # BTC dominance
 
 
 def seasons(

@@ -172,10 +172,12 @@ def _print_columns(console: Console, columns: Sequence[Column]) -> None:
 
 
 def _print_sideways(console: Console, columns: Sequence[Column], width: int) -> None:
-    """One line per column, one column per row, in blocks of rows that fit ``width``."""
-    names = Column("", [c.name for c in columns], False)
-    n_rows = len(columns[0].cells)
-    rows = [Column(f"#{i + 1}" if n_rows > 1 else "", [c.cells[i] for c in columns], True) for i in range(n_rows)]
+    """One line per column, one column per row headed by the row's first value (its date, its asset), in blocks
+    of rows that fit ``width``."""
+    first, rest = columns[0], columns[1:]
+    names = Column(first.name, [c.name for c in rest], False)
+    n_rows = len(first.cells)
+    rows = [Column(first.cells[i], [c.cells[i] for c in rest], True) for i in range(n_rows)]
     start = 0
     while start < n_rows:
         block = [names, rows[start]]
