@@ -131,6 +131,11 @@ class IngestSettings(BaseSettings):
     provider: ProviderName | None = Field(
         default=None, description="provider the ingestion loop (and serve --ingest) takes snapshots from"
     )
+    backfill: bool = Field(
+        default=True,
+        description="serve first backfills what the store lacks: the plan's whole reach on an empty store, else the"
+        " days missed since the last stored day",
+    )
     cross_check: list[ProviderName] = Field(
         default_factory=list, description="other providers each snapshot is cross-checked against"
     )

@@ -72,6 +72,7 @@ class IngestionService:
         self.config = config = config or IngestConfig()
         self.owner = owner or default_owner()
         self.source = source = provider.source
+        self.plan = provider.plan
         self._on_landed = on_landed
         self._lease = Lease(
             store,
@@ -129,12 +130,19 @@ class IngestionService:
     # -- backfill and snapshots -----------------------------------------------------------------------------
 
     async def backfill(
-        self, *, top: int, since: dt.date | None = None, progress: BackfillProgress | None = None
+        self,
+        *,
+        top: int,
+        since: dt.date | None = None,
+        progress: BackfillProgress | None = None,
+        landed_each_batch: bool = False,
     ) -> IngestReport:
-        """Daily history of the top ``top`` coins from ``since`` (default: as far back as the plan serves)."""
+        """Daily history of the top ``top`` coins from ``since`` (default: as far back as the plan serves);
+        with ``landed_each_batch`` the app is told after each batch, so it serves what is in as it comes."""
         self._lease.hold()
         try:
-            report = await self._backfill.run(top, since, progress or (lambda done, total: None))
+            landed = self._landed if landed_each_batch else None
+            report = await self._backfill.run(top, since, progress or (lambda done, total: None), landed)
             await self._landed()
             return report
         finally:
