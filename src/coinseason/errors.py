@@ -64,6 +64,10 @@ class PlanLimitError(ProviderError):
     lacks): the same answer for every coin, so it is said once and nothing more is asked."""
 
 
+class NothingStored(ProviderError):
+    """A backfill ended without storing a row; the message says why."""
+
+
 class RetryableProviderError(ProviderError, TemporaryError):
     """A provider failure that may pass: try again later."""
 
