@@ -111,8 +111,8 @@ class FirstRun:
             return Window(since, first, resumed=True)
         reach = plan_reach(self._service.plan, today)
         stored = next((s for s in self._store.sources() if s.source == source), None)
-        if stored is None or (not cursor and (reach is None or stored.first_date > reach)):
-            # empty, or only snapshots so far (a first run stopped before its backfill began): the plan's reach
+        if stored is None or (not cursor and stored.first_date >= today - dt.timedelta(days=1)):
+            # empty, or only the day's snapshots (a first run stopped before its backfill began): the plan's reach
             return Window(None, reach or EARLIEST_DAY)
         if stored.last_date >= today - dt.timedelta(days=1):
             return None
