@@ -170,7 +170,7 @@ def test_errors_are_one_clear_line(db: str, args: list[str], message: str) -> No
 
 def test_empty_store_says_so(tmp_path: Path) -> None:
     result = runner.invoke(app, ["index", "altseason", "--db", str(tmp_path / "empty.duckdb")])
-    assert result.exit_code == 2 and "the store holds no data yet" in result.output
+    assert result.exit_code == 2 and "the store is empty" in result.output
 
 
 def test_db_from_environment(tmp_path: Path, db: str) -> None:

@@ -15,5 +15,7 @@ PROVIDER_ROUTE: Final = (
     " with COINSEASON_COINGECKO_API_KEY; or =cmc with COINSEASON_CMC_API_KEY and COINSEASON_CMC_PLAN), then"
     " `coinseason serve`: it backfills as far back as the plan reaches and keeps the daily snapshots going"
 )
-EMPTY_STORE: Final = f"the store holds no data yet: {IMPORT_ROUTE}, {PROVIDER_ROUTE}"
+NO_DATA_YET: Final = f"{IMPORT_ROUTE}, {PROVIDER_ROUTE}"
+"""The two routes, for a message that has said already that there is no data (``/readyz``)."""
+EMPTY_STORE: Final = f"the store is empty, no data yet: {NO_DATA_YET}"
 """The empty-store message, naming both routes with their commands."""

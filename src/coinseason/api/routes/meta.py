@@ -18,7 +18,7 @@ from coinseason.data.classification import load_curated
 from coinseason.data.tidy import TokenClass
 from coinseason.errors import CoinseasonError, StoreUnavailable
 from coinseason.services.analytics import EXCLUSION_RULE, METHODOLOGY_VERSION
-from coinseason.services.first_steps import EMPTY_STORE
+from coinseason.services.first_steps import NO_DATA_YET
 
 log = logging.getLogger("coinseason.api")
 
@@ -102,7 +102,7 @@ def readyz(state: StateDep) -> Response:
                 f"no data yet: backfilling, {backfill['coins_done']} of {backfill['coins_total']} coins{left}"
             )
         else:
-            reasons.append(f"no data yet: {EMPTY_STORE.removeprefix('the store holds no data yet: ')}")
+            reasons.append(f"no data yet: {NO_DATA_YET}")
     if sources:
         newest = max(s.last_date for s in sources)
         as_of = dt.datetime.combine(newest, dt.time(), dt.UTC)
