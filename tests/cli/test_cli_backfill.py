@@ -96,3 +96,17 @@ def test_a_start_beyond_the_plans_reach_is_one_line_before_any_coin_is_asked(
     )
     assert "coinseason import PATH --format crypto2-listings|coingecko-csv" in flat
     assert not [p for p in provider.paths() if "market_chart" in p]
+
+
+def test_ingest_plan_says_what_serve_would_fetch_without_a_call(tmp_path: Path) -> None:
+    now = dt.datetime(2026, 1, 10, 12, tzinfo=dt.UTC)
+    env = {"COINSEASON_COINGECKO_PLAN": "demo", "COINSEASON_COINGECKO_API_KEY": "k", "COLUMNS": "250"}
+    result = runner.invoke(app, ["ingest", "plan", "--top", "500"], obj=Runtime(clock=lambda: now), env=env)
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    # the day's snapshot (2 pages, /global, 6 categories) then 2 pages and 500 histories: 511 calls at 30 a minute
+    assert (
+        "backfilling the top 500 coins of coingecko (demo plan: 30 calls a minute, history reaching 365 days,"
+        " from 2025-01-11): 511 calls, about 17 min" in flat
+    )
+    assert "history before 2025-01-11: import a full-history file" in flat

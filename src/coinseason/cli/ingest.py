@@ -96,6 +96,29 @@ def backfill(
             raise NothingStored(f"the backfill stored nothing: {empty}")
 
 
+@ingest_app.command("plan")
+def plan(
+    ctx: typer.Context,
+    provider: ProviderOption = None,
+    top: Annotated[int | None, typer.Option("--top", help="Coins to backfill [default: COINSEASON_INGEST_TOP]")] = None,
+) -> None:
+    """What `serve` would fetch on the configured plan before its snapshot loop, how long that takes and how far
+    back the plan reaches; no call is made."""
+    with errors():
+        settings = Settings.from_env()
+        name = provider or settings.ingest.provider or ProviderName.COINGECKO
+        source = make_provider(name, settings, clock=runtime(ctx).clock)
+        count = settings.ingest.top if top is None else top
+        estimate = backfill_estimate(source, top=count, today=runtime(ctx).clock().date(), with_snapshot=True)
+        out.print(estimate.describe(), highlight=False)
+        if estimate.history_days is not None:
+            out.print(
+                f"history before {estimate.reach_from}: import a full-history file"
+                " (coinseason import PATH --format crypto2-listings|coingecko-csv)",
+                highlight=False,
+            )
+
+
 @ingest_app.command("run")
 def run(
     ctx: typer.Context,
