@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -27,6 +28,17 @@ LAST = SMALL_MARKET_DAYS[-1]  # 2024-01-10
 NOW = dt.datetime.combine(LAST, dt.time(0, 5), dt.UTC)
 
 
+class Ticking:
+    """A clock that moves on ``step`` at each reading (a backfill's batches are seconds apart)."""
+
+    def __init__(self, step: dt.timedelta) -> None:
+        self.now, self.step = NOW, step
+
+    def __call__(self) -> dt.datetime:
+        self.now += self.step
+        return self.now
+
+
 class Landed:
     def __init__(self) -> None:
         self.count = 0
@@ -36,7 +48,12 @@ class Landed:
 
 
 def first_run(
-    store: DuckDBStore, provider: FakeProvider, *, landed: Landed | None = None, sleep: object = None
+    store: DuckDBStore,
+    provider: FakeProvider,
+    *,
+    landed: Landed | None = None,
+    sleep: object = None,
+    clock: Callable[[], dt.datetime] = lambda: NOW,
 ) -> tuple[FirstRun, list[float]]:
     slept: list[float] = []
 
@@ -46,10 +63,10 @@ def first_run(
             sleep()
 
     service = IngestionService(
-        store, provider, clock=lambda: NOW, config=IngestConfig(top=4, batch_coins=2), on_landed=landed
+        store, provider, clock=clock, config=IngestConfig(top=4, batch_coins=2), on_landed=landed
     )
     estimate = estimate_backfill("coingecko", provider.plan, top=4, today=LAST, page_size=250)
-    run = FirstRun(service, store, estimate, top=4, clock=lambda: NOW, sleep=record, loop_note="then the loop")
+    run = FirstRun(service, store, estimate, top=4, clock=clock, sleep=record, loop_note="then the loop")
     return run, slept
 
 
@@ -68,8 +85,18 @@ def test_an_empty_store_gets_the_plans_reach_and_is_served_batch_by_batch(store:
     assert (status["from"], status["to"]) == ("2024-01-04", "2024-01-10")
     stored = days(store)
     assert stored.height == 4 * 7 and stored["date"].min() == dt.date(2024, 1, 4)
-    assert landed.count == 1 + 2 + 1  # the day's snapshot, each of the 2 batches, the end of the backfill
+    # the day's snapshot, the first batch, the end of the backfill: the second batch came within 10 s of the first
+    assert landed.count == 1 + 1 + 1
     assert "backfill done: 4 coins, 28 rows from 2024-01-04 to 2024-01-10" in status["message"]
+
+
+def test_batches_seconds_apart_are_told_at_most_every_10_s(store: DuckDBStore) -> None:
+    provider = FakeProvider(small_daily(), clock=lambda: NOW, history_days=7)
+    landed = Landed()
+    # the service reads the clock a few times per batch: 20 s a reading puts the batches well over 10 s apart
+    run, _ = first_run(store, provider, landed=landed, clock=Ticking(dt.timedelta(seconds=20)))
+    asyncio.run(run.run())
+    assert landed.count == 1 + 2 + 1  # the day's snapshot, each of the 2 batches, the end of the backfill
 
 
 def test_after_a_stop_the_days_missed_are_filled_into_the_same_coins(tmp_path: Path, store: DuckDBStore) -> None:

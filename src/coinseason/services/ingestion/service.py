@@ -39,6 +39,9 @@ from coinseason.store.protocols import LeaseStore, MarketData
 
 log = logging.getLogger("coinseason.ingest")
 
+BATCH_LANDED_EVERY = dt.timedelta(seconds=10)
+"""During a backfill, the app is told of new data at most this often (a fast plan writes a batch every few s)."""
+
 Landed = Callable[[], Awaitable[None]]
 """Called after each write that landed (the API's ``announce_data_landed``)."""
 
@@ -138,10 +141,19 @@ class IngestionService:
         landed_each_batch: bool = False,
     ) -> IngestReport:
         """Daily history of the top ``top`` coins from ``since`` (default: as far back as the plan serves);
-        with ``landed_each_batch`` the app is told after each batch, so it serves what is in as it comes."""
+        with ``landed_each_batch`` the app is told after a batch, so it serves what is in as it comes: after the
+        first, then at most once every :data:`BATCH_LANDED_EVERY` (each telling reloads the app's series)."""
         self._lease.hold()
+        told: list[dt.datetime] = []
+
+        async def paced() -> None:
+            now = self._now()
+            if not told or now - told[-1] >= BATCH_LANDED_EVERY:
+                told.append(now)
+                await self._landed()
+
         try:
-            landed = self._landed if landed_each_batch else None
+            landed = paced if landed_each_batch else None
             report = await self._backfill.run(top, since, progress or (lambda done, total: None), landed)
             await self._landed()
             return report
