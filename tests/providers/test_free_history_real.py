@@ -4,16 +4,20 @@ file built from CoinMarketCap's rows of ``../shared/data/cmc`` and CoinGecko per
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from coinseason.providers.coinmarketcap import CoinMarketCapProvider
 from coinseason.providers.files import FileFormat
 from coinseason.services.importing import ImportService
+from coinseason.services.ingestion import IngestConfig, IngestionService, IngestReport
 from coinseason.store import DuckDBStore
 from tests.conftest import CMC_SNAPSHOTS, COINGECKO_DAILY, fixed_clock, shared_file
+from tests.fakes.provider_server import ProviderData, in_process_provider
 
 pytestmark = pytest.mark.slow
 
@@ -21,6 +25,9 @@ START, END = dt.date(2021, 1, 1), dt.date(2021, 3, 31)
 CMC_IDS = {"BTC": 1, "LTC": 2, "XRP": 52, "DOGE": 74, "ETH": 1027}
 """CoinMarketCap's own numeric ids of a few coins whose ticker no other coin of the top 200 used in the window."""
 VALUES = ("date", "price", "market_cap")
+CRYPTO2_FIXTURE = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "free_history" / "crypto2_listings_2017-01-01_03.csv"
+)
 
 
 def crypto2_file(tmp_path: Path) -> tuple[Path, pl.DataFrame]:
@@ -86,4 +93,35 @@ def test_coingecko_csvs_agree_with_the_shared_coingecko_set(tmp_path: Path) -> N
         assert got["price"].to_list() == pytest.approx(rows["price_usd"].to_list(), rel=1e-6)
         assert got["market_cap"].to_list() == pytest.approx(rows["market_cap_usd"].to_list(), rel=1e-6)
     assert sorted(store.coins("coingecko")["coin_id"].to_list()) == sorted(coins)
+    store.close()
+
+
+def test_crypto2_listings_then_the_live_cmc_provider_continue_the_same_coins(tmp_path: Path) -> None:
+    """Listings imported, then a backfill from the CoinMarketCap provider (the local fake serving the shared CMC set
+    as of 2024-12-11): Bitcoin is one coin, ``cmc:1``, its 2017 days from the file and December 2024 from the
+    provider, in the one source ``cmc``."""
+    shared_file(CMC_SNAPSHOTS)
+    now = dt.datetime(2024, 12, 11, 12, tzinfo=dt.UTC)
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    ImportService(store, clock=fixed_clock).import_file(CRYPTO2_FIXTURE, FileFormat.CRYPTO2_LISTINGS)
+    server = in_process_provider(ProviderData.shared(), cmc_history=True, now=lambda: now)
+    provider = CoinMarketCapProvider(
+        "key", "hobbyist", base_url=server.cmc_url, client=server.client(), clock=lambda: now
+    )
+    service = IngestionService(store, provider, clock=lambda: now, config=IngestConfig(top=3))
+
+    async def backfill() -> IngestReport:
+        try:
+            return await service.backfill(top=3, since=dt.date(2024, 12, 1))
+        finally:
+            await provider.aclose()
+
+    report = asyncio.run(backfill())
+    assert report.rows == 3 * 11 and not report.skipped
+    btc = store.observations("cmc", columns=("coin_id", "date")).filter(pl.col("coin_id") == "cmc:1").sort("date")
+    expected = [dt.date(2017, 1, d) for d in (1, 2, 3)] + [dt.date(2024, 12, d) for d in range(1, 12)]
+    assert btc["date"].to_list() == expected
+    coins = store.coins("cmc")["coin_id"].to_list()
+    assert coins.count("cmc:1") == 1 and coins.count("cmc:1027") == 1
+    assert [s.source for s in store.sources()] == ["cmc"]
     store.close()
