@@ -162,6 +162,8 @@ class FirstRun:
         log.info("first run: %s (days %s to %s)", status.message, window.first_day, today)
         try:
             await self._service.snapshot("daily")  # the day's ranking and the new coins' exclusion categories
+        except LeaseHeld:
+            raise
         except (ProviderError, StoreError) as exc:
             log.warning("first run: the day's snapshot failed, the loop takes it later: %s", exc)
         self._started = self._clock()
