@@ -59,6 +59,15 @@ class ProviderError(CoinseasonError):
     """A market-data provider failed."""
 
 
+class PlanLimitError(ProviderError):
+    """The provider's plan does not serve what was asked (history further back than it reaches, an endpoint it
+    lacks): the same answer for every coin, so it is said once and nothing more is asked."""
+
+
+class NothingStored(ProviderError):
+    """A backfill ended without storing a row; the message says why."""
+
+
 class RetryableProviderError(ProviderError, TemporaryError):
     """A provider failure that may pass: try again later."""
 

@@ -82,9 +82,9 @@ class ApiSettings(BaseSettings):
 
     model_config = _env("COINSEASON_")
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
-    workers: int = Field(default=1, ge=1, le=64)
+    host: str = Field(default="127.0.0.1", description="address serve listens on")
+    port: int = Field(default=8000, ge=1, le=65535, description="port serve listens on")
+    workers: int = Field(default=1, ge=1, le=64, description="server processes (more than one needs PostgreSQL)")
     allow_anonymous: bool = Field(default=True, description="serve reads without an API key")
     rate_limit_per_minute: int = Field(default=600, ge=1, description="requests a minute for each API key")
     anonymous_rate_limit_per_minute: int = Field(default=120, ge=1, description="requests a minute per anonymous IP")
@@ -93,8 +93,8 @@ class ApiSettings(BaseSettings):
         default=0.25, gt=0, le=60, description="a rate-limit or invalidation call to Redis slower than this fails"
     )
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed to call the API from a browser")
-    max_body_bytes: int = Field(default=65_536, ge=1_024)
-    max_ws_message_bytes: int = Field(default=4_096, ge=64)
+    max_body_bytes: int = Field(default=65_536, ge=1_024, description="largest request body accepted")
+    max_ws_message_bytes: int = Field(default=4_096, ge=64, description="largest WebSocket message accepted")
     max_range_days: int = Field(default=20_000, ge=1, description="longest date range one history request may span")
     stale_after_hours: float = Field(default=36.0, gt=0, description="data older than this is marked stale")
     default_source: str | None = Field(default=None, description="source the API serves when a request names none")
@@ -114,7 +114,7 @@ class LogSettings(BaseSettings):
 
     model_config = _env("COINSEASON_LOG_")
 
-    level: str = "INFO"
+    level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     json_lines: bool = Field(default=True, validation_alias="COINSEASON_LOG_JSON", description="one JSON object a line")
 
 
@@ -130,6 +130,11 @@ class IngestSettings(BaseSettings):
     )
     provider: ProviderName | None = Field(
         default=None, description="provider the ingestion loop (and serve --ingest) takes snapshots from"
+    )
+    backfill: bool = Field(
+        default=True,
+        description="serve first backfills what the store lacks: the plan's whole reach on an empty store, else the"
+        " days missed since the last stored day",
     )
     cross_check: list[ProviderName] = Field(
         default_factory=list, description="other providers each snapshot is cross-checked against"
@@ -164,7 +169,7 @@ class CoinGeckoSettings(ProviderSettings):
     model_config = _env("COINSEASON_COINGECKO_")
 
     url: str | None = Field(default=None, description="CoinGecko base URL; default: the plan's own")
-    plan: Literal["keyless", "demo", "pro"] = "keyless"
+    plan: Literal["keyless", "demo", "pro"] = Field(default="keyless", description="CoinGecko plan (see the plans)")
 
 
 class CmcSettings(ProviderSettings):
@@ -173,7 +178,9 @@ class CmcSettings(ProviderSettings):
     model_config = _env("COINSEASON_CMC_")
 
     url: str = Field(default="https://pro-api.coinmarketcap.com", description="CoinMarketCap base URL")
-    plan: Literal["basic", "hobbyist", "startup", "standard", "professional", "enterprise"] = "basic"
+    plan: Literal["basic", "hobbyist", "startup", "standard", "professional", "enterprise"] = Field(
+        default="basic", description="CoinMarketCap plan (see the plans)"
+    )
 
 
 class LiveSettings(BaseSettings):

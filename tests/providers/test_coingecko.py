@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 import respx
 
-from coinseason.errors import ConfigError, ProviderError
+from coinseason.errors import ConfigError, PlanLimitError, ProviderError
 from coinseason.providers.base import HISTORY_SCHEMA, SNAPSHOT_SCHEMA, MarketProvider
 from coinseason.providers.coingecko import CoinGeckoProvider
 from coinseason.providers.http import OutboundPolicy
@@ -322,10 +322,11 @@ def test_history_from_the_fake_server_is_the_real_daily_data(fresh: FakeProvider
 
 
 def test_server_refusal_of_old_history_is_a_clear_error(fresh: FakeProviderServer) -> None:
-    """Even when the plan setting is wrong (pro), a vendor refusal names CoinGecko's own limit."""
+    """Even when the plan setting is wrong (pro), a vendor refusal names CoinGecko's own limit, as a plan limit
+    (said once by a backfill, not once per coin)."""
     fresh.history_days = 365
     p = local(fresh)
-    with pytest.raises(ProviderError, match=r"HTTP 401: .*within the past 365 days"):
+    with pytest.raises(PlanLimitError, match=r"HTTP 401: .*within the past 365 days"):
         run(_use_local(p, p.history("bitcoin", dt.date(2020, 1, 1), dt.date(2020, 1, 31))))
     assert fresh.calls == 1
 

@@ -29,6 +29,7 @@ from coinseason.api.routes import coins, dominance, meta, outlook, season, strea
 from coinseason.api.state import ApiState
 from coinseason.clock import Clock, utc_now
 from coinseason.services.analytics import AnalyticsService
+from coinseason.services.first_steps import EMPTY_STORE
 from coinseason.services.hooks import AppHooks, Job
 from coinseason.services.keys import KeyService
 from coinseason.settings import Settings
@@ -146,7 +147,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not state.analytics.sources():
-            log.warning("the store %s holds no data yet: import a file or start ingestion", store.url)
+            log.warning("%s (store %s)", EMPTY_STORE, store.url)
         publisher.loop = asyncio.get_running_loop()
         warm_up(state)
         refresh_gauges(state)

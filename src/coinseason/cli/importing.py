@@ -94,7 +94,10 @@ def import_(
     path: Annotated[Path, typer.Argument(help="File to import")],
     fmt: Annotated[FileFormat, typer.Option("--format", help="File format")],
     source: SourceOption = None,
-    coin: Annotated[str | None, typer.Option("--coin", help="Coin id (coingecko-market-chart)")] = None,
+    coin: Annotated[
+        str | None,
+        typer.Option("--coin", help="CoinGecko coin id (coingecko-market-chart; coingecko-csv not named ID.csv)"),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Import a file atomically and idempotently, through the quality gates; prints rows added, updated, rejected

@@ -14,9 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from coinseason.cli.options import DbOption
 from coinseason.cli.output import err, errors, out
 from coinseason.cli.runtime import open_db, runtime
+from coinseason.errors import NothingStored
 from coinseason.logs import configure_logging
 from coinseason.services.ingestion import IngestionService, IngestReport
-from coinseason.services.ingestion.factory import ingest_config, make_provider
+from coinseason.services.ingestion.factory import backfill_estimate, ingest_config, make_provider
 from coinseason.settings import Settings
 from coinseason.vocab import ProviderName
 
@@ -41,7 +42,7 @@ def _print_report(report: IngestReport) -> None:
     for reason, n in sorted(report.flagged.items()):
         out.print(f"  flagged {n} (kept out of the indices): {reason}", highlight=False)
     for coin, reason in sorted(report.skipped.items()):
-        out.print(f"  skipped {coin} (the provider no longer serves it): {reason}", highlight=False)
+        out.print(f"  skipped {coin}: {reason}", highlight=False)
 
 
 @ingest_app.command("backfill")
@@ -61,8 +62,12 @@ def backfill(
         settings = Settings.from_env()
         name = provider or settings.ingest.provider or ProviderName.COINGECKO
         config = ingest_config(settings, top=top, batch=batch)
-        source = make_provider(name, settings)
-        service = IngestionService(store, source, clock=runtime(ctx).clock, config=config)
+        clock = runtime(ctx).clock
+        source = make_provider(name, settings, clock=clock)
+        service = IngestionService(store, source, clock=clock, config=config)
+        if since is None:
+            estimate = backfill_estimate(source, top=top, today=clock().date())
+            err.print(estimate.describe(), highlight=False)
         columns = (
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -86,6 +91,32 @@ def backfill(
 
             report = asyncio.run(main())
         _print_report(report)
+        empty = report.nothing_stored()
+        if empty is not None:
+            raise NothingStored(f"the backfill stored nothing: {empty}")
+
+
+@ingest_app.command("plan")
+def plan(
+    ctx: typer.Context,
+    provider: ProviderOption = None,
+    top: Annotated[int | None, typer.Option("--top", help="Coins to backfill [default: COINSEASON_INGEST_TOP]")] = None,
+) -> None:
+    """What `serve` would fetch on the configured plan before its snapshot loop, how long that takes and how far
+    back the plan reaches; no call is made."""
+    with errors():
+        settings = Settings.from_env()
+        name = provider or settings.ingest.provider or ProviderName.COINGECKO
+        source = make_provider(name, settings, clock=runtime(ctx).clock)
+        count = settings.ingest.top if top is None else top
+        estimate = backfill_estimate(source, top=count, today=runtime(ctx).clock().date(), with_snapshot=True)
+        out.print(estimate.describe(), highlight=False)
+        if estimate.history_days is not None:
+            out.print(
+                f"history before {estimate.reach_from}: import a full-history file"
+                " (coinseason import PATH --format crypto2-listings|coingecko-csv)",
+                highlight=False,
+            )
 
 
 @ingest_app.command("run")

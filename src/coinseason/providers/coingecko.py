@@ -41,7 +41,7 @@ import httpx
 import polars as pl
 
 from coinseason.clock import Clock, utc_now
-from coinseason.errors import ConfigError, ProviderError
+from coinseason.errors import ConfigError, PlanLimitError, ProviderError
 from coinseason.providers.base import (
     HISTORY_SCHEMA,
     SNAPSHOT_SCHEMA,
@@ -73,6 +73,23 @@ COINGECKO_PLANS: Final[dict[str, Plan]] = {
 KEY_HEADERS: Final = {"demo": "x-cg-demo-api-key", "pro": "x-cg-pro-api-key"}
 PAGE_SIZE: Final = 250
 """CoinGecko's largest ``per_page`` for ``/coins/markets``."""
+
+
+PLAN_LIMIT_CODE: Final = 10012
+"""CoinGecko's ``error_code`` for a request beyond what the plan serves (history older than 365 days)."""
+
+
+def check_coingecko_status(endpoint: str, http_status: int, payload: Any) -> None:
+    """A refusal for the plan's limits (``error_code`` 10012, e.g. history beyond 365 days) is a
+    :class:`PlanLimitError`: the same for every coin, said once. Other answers go on to the HTTP status checks."""
+    if http_status < 400 or not isinstance(payload, dict):
+        return
+    error = payload.get("error")
+    status = (error if isinstance(error, dict) else payload).get("status")
+    if isinstance(status, dict) and status.get("error_code") == PLAN_LIMIT_CODE:
+        raise PlanLimitError(
+            f"coingecko {endpoint}: HTTP {http_status}: the plan does not serve this ({status.get('error_message')})"
+        )
 
 
 class CoinGeckoProvider(PlanProvider):
@@ -115,6 +132,7 @@ class CoinGeckoProvider(PlanProvider):
             epoch=lambda: clock().timestamp(),  # a Retry-After date is read against the provider's clock
             sleep=sleep,
             rng=rng,
+            check=check_coingecko_status,
         )
         self._clock = clock
         self._refetch = refetch
@@ -203,7 +221,7 @@ class CoinGeckoProvider(PlanProvider):
             raise ConfigError(f"history of {coin_id}: end {end} is before start {start}")
         oldest = self.oldest_day()
         if oldest is not None and start < oldest:
-            raise ProviderError(
+            raise PlanLimitError(
                 f"coingecko {self._plan.name} plan serves history only {self._plan.history_days} days back "
                 f"(from {oldest}); {coin_id} was asked from {start}. A pro key (COINSEASON_COINGECKO_PLAN=pro) "
                 "reaches back to 2013"

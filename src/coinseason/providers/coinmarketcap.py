@@ -42,7 +42,7 @@ import httpx
 import polars as pl
 
 from coinseason.clock import Clock, utc_now
-from coinseason.errors import ConfigError, ProviderError, RetryableProviderError
+from coinseason.errors import ConfigError, PlanLimitError, ProviderError, RetryableProviderError
 from coinseason.providers.base import (
     HISTORY_SCHEMA,
     SNAPSHOT_SCHEMA,
@@ -103,7 +103,7 @@ def check_cmc_status(endpoint: str, http_status: int, payload: Any) -> None:
     if number in QUOTA_CODES:
         raise ProviderError(f"{text}; the key's call credits are spent until the plan's daily or monthly reset")
     if number == 1006:
-        raise ProviderError(f"{text}; the key's plan does not include this endpoint")
+        raise PlanLimitError(f"{text}; the key's plan does not include this endpoint")
     if http_status >= 500 or 500 <= number < 600:
         raise RetryableProviderError(text)
     raise ProviderError(text)
@@ -214,13 +214,13 @@ class CoinMarketCapProvider(PlanProvider):
             raise ConfigError(f"history of {coin_id}: end {end} is before start {start}")
         cmc_id = _numeric_id(coin_id)
         if self._plan.history_days == 0:
-            raise ProviderError(
+            raise PlanLimitError(
                 f"coinmarketcap {self._plan.name} plan has no historical quotes "
                 "(/v2/cryptocurrency/quotes/historical needs the hobbyist plan or above)"
             )
         oldest = self.oldest_day()
         if oldest is not None and start < oldest:
-            raise ProviderError(
+            raise PlanLimitError(
                 f"coinmarketcap {self._plan.name} plan serves history only {self._plan.history_days} days back "
                 f"(from {oldest}); {coin_id} was asked from {start}"
             )

@@ -20,11 +20,25 @@ Formats
 ``coin-categories``
     CSV with ``coin_id`` and ``categories`` (or ``coingecko_categories``), ``;``-separated provider categories:
     classification evidence only, no observation.
+``crypto2-listings``
+    CoinMarketCap's daily historical listings as the R package crypto2 exports them
+    (``crypto_listings(which = "historical", quote = TRUE)`` written with ``write.csv`` or ``arrow``): one row per
+    coin and day, the ranking as it was that day (point in time, dead coins included). Needs ``id`` (CMC's
+    numeric id), ``date``, ``price``, ``market_cap`` and a rank (``cmc_rank`` or ``rank``); reads ``symbol``,
+    ``name``, ``volume_24h`` and ``circulating_supply`` when present. The id is the identity (``cmc:<id>``, as
+    the live CoinMarketCap provider names coins): no symbol is ever matched. With several quote currencies
+    (``ref_cur_name`` or ``convert`` column), the USD rows are read.
+``coingecko-csv``
+    CoinGecko's per-coin CSV export (``snapped_at, price, market_cap, total_volume``; ``snapped_at`` like
+    ``2024-01-01 00:00:00 UTC``). The coin id (CoinGecko's, e.g. ``bitcoin``) is given with ``--coin`` or is the
+    file name (``bitcoin.csv``); CoinGecko names its downloads by ticker (``btc-usd-max.csv``), which is no
+    identity, so such a name needs ``--coin``. A market cap or volume of 0 is CoinGecko's "unknown".
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -48,6 +62,8 @@ class FileFormat(StrEnum):
     CMC_SNAPSHOTS = "cmc-snapshots"
     COINGECKO_MARKET_CHART = "coingecko-market-chart"
     COIN_CATEGORIES = "coin-categories"
+    CRYPTO2_LISTINGS = "crypto2-listings"
+    COINGECKO_CSV = "coingecko-csv"
 
 
 DEFAULT_SOURCE = {
@@ -56,7 +72,18 @@ DEFAULT_SOURCE = {
     FileFormat.CMC_SNAPSHOTS: "cmc",
     FileFormat.COINGECKO_MARKET_CHART: "coingecko",
     FileFormat.COIN_CATEGORIES: "coingecko",
+    FileFormat.CRYPTO2_LISTINGS: "cmc",
+    FileFormat.COINGECKO_CSV: "coingecko",
 }
+
+CMC_ID_PREFIX = "cmc:"
+"""How a coin named by CoinMarketCap's numeric id is written (``cmc:1`` is Bitcoin), by files and the provider."""
+
+FREE_HISTORY_FORMATS = (FileFormat.CRYPTO2_LISTINGS, FileFormat.COINGECKO_CSV)
+"""Formats of full-history files a user can obtain without a paid plan."""
+
+EXPORT_NAME = re.compile(r"^(?P<ticker>.+)-usd-(max|\d+d?)$", re.IGNORECASE)
+"""CoinGecko's own name for a CSV download (``btc-usd-max``): a ticker, not a coin id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +262,80 @@ def read_coin_categories(path: Path, *, source: str | None = None) -> ParsedFile
     return ParsedFile(src, _coins(raw, src), empty_observations())
 
 
+def _unknown_if_zero(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr == 0).then(None).otherwise(expr)
+
+
+def read_crypto2_listings(path: Path, *, source: str | None = None) -> ParsedFile:
+    fmt = FileFormat.CRYPTO2_LISTINGS
+    raw = _read_table(path, fmt)
+    rank = "cmc_rank" if "cmc_rank" in raw.columns else "rank"
+    _require(raw, path, fmt, ("id", "date", "price", "market_cap"))
+    _require(raw, path, fmt, (rank,))
+    for currency in ("ref_cur_name", "convert"):
+        if currency in raw.columns:
+            raw = raw.filter(pl.col(currency).cast(pl.String).str.to_uppercase() == "USD")
+    src = source or DEFAULT_SOURCE[fmt]
+    numeric_id = pl.col("id").cast(pl.Int64, strict=False)
+    frame = raw.select(
+        pl.lit(src).alias("source"),
+        pl.when(numeric_id > 0).then(pl.format(CMC_ID_PREFIX + "{}", numeric_id)).alias("coin_id"),
+        _as_day("date").alias("date"),
+        _as_float("price").alias("price"),
+        _unknown_if_zero(_as_float("market_cap")).alias("market_cap"),
+        (_unknown_if_zero(_as_float("volume_24h")) if "volume_24h" in raw.columns else pl.lit(None, pl.Float64)).alias(
+            "volume"
+        ),
+        pl.col(rank).cast(pl.Int32, strict=False).alias("rank"),
+        (_as_float("circulating_supply") if "circulating_supply" in raw.columns else pl.lit(None, pl.Float64)).alias(
+            "circulating_supply"
+        ),
+        *[
+            (pl.col(c).cast(pl.String) if c in raw.columns else pl.lit(None, pl.String)).alias(c)
+            for c in ("symbol", "name")
+        ],
+    )
+    # the coin's symbol and name as it was last listed in the file (renames: the newest)
+    coins = _coins(frame.sort("date", nulls_last=False), src)
+    return ParsedFile(src, coins, conform_observations(frame))
+
+
+def coingecko_csv_coin(path: Path, coin_id: str | None) -> str:
+    """The CoinGecko id of a per-coin CSV: ``coin_id`` when given, else the file's name unless it is CoinGecko's
+    ticker-based download name (:data:`EXPORT_NAME`)."""
+    if coin_id:
+        return coin_id
+    stem = path.stem
+    ticker = EXPORT_NAME.match(stem)
+    if ticker:
+        raise FormatError(
+            f"{path.name} is named by ticker ({ticker['ticker']}), not by CoinGecko coin id: give the id with"
+            " --coin ID (the last part of the coin's page address, e.g. --coin bitcoin), or rename the file ID.csv"
+        )
+    return stem
+
+
+def read_coingecko_csv(path: Path, *, coin_id: str | None, source: str | None = None) -> ParsedFile:
+    fmt = FileFormat.COINGECKO_CSV
+    coin = coingecko_csv_coin(path, coin_id)
+    raw = _read_table(path, fmt)
+    _require(raw, path, fmt, ("snapped_at", "price"))
+    src = source or DEFAULT_SOURCE[fmt]
+    optional = {"market_cap": "market_cap", "total_volume": "volume"}
+    frame = raw.select(
+        pl.lit(src).alias("source"),
+        pl.lit(coin).alias("coin_id"),
+        _as_day("snapped_at").alias("date"),
+        _as_float("price").alias("price"),
+        *[
+            (_unknown_if_zero(_as_float(c)) if c in raw.columns else pl.lit(None, pl.Float64)).alias(name)
+            for c, name in optional.items()
+        ],
+    )
+    coins = pl.DataFrame({"coin_id": [coin]}).pipe(_coins, src)
+    return ParsedFile(src, coins, conform_observations(frame))
+
+
 def read_file(path: Path, fmt: FileFormat, *, source: str | None = None, coin_id: str | None = None) -> ParsedFile:
     """Read ``path`` as ``fmt``; raises :class:`FormatError` when it is not of that format."""
     if fmt is FileFormat.TIDY:
@@ -245,4 +346,8 @@ def read_file(path: Path, fmt: FileFormat, *, source: str | None = None, coin_id
         return read_cmc_snapshots(path, source=source)
     if fmt is FileFormat.COINGECKO_MARKET_CHART:
         return read_coingecko_market_chart(path, coin_id=coin_id, source=source)
+    if fmt is FileFormat.CRYPTO2_LISTINGS:
+        return read_crypto2_listings(path, source=source)
+    if fmt is FileFormat.COINGECKO_CSV:
+        return read_coingecko_csv(path, coin_id=coin_id, source=source)
     return read_coin_categories(path, source=source)

@@ -24,6 +24,7 @@ from coinseason.core.season import (
 from coinseason.data.tidy import TokenClass
 from coinseason.errors import ConfigError, NoDataError
 from coinseason.services.classify import EXCLUSION_METHOD, EXCLUSION_RULE, ClassificationService, ExclusionSet
+from coinseason.services.first_steps import EMPTY_STORE
 from coinseason.services.loaded_engine import Loaded, extend_loaded, load_engine
 from coinseason.store.protocols import MarketData
 from coinseason.store.records import SourceSummary
@@ -178,7 +179,7 @@ class AnalyticsService:
     def source(self, source: str | None) -> str:
         names = [s.source for s in self.sources()]
         if not names:
-            raise NoDataError("the store is empty: run `coinseason import PATH --format F` first")
+            raise NoDataError(EMPTY_STORE)
         if source is None:
             if len(names) > 1:
                 raise ConfigError(f"the store holds several sources ({', '.join(names)}): choose one with --source")

@@ -26,8 +26,8 @@ from coinseason.data.gates import GateConfig, gate_observations
 from coinseason.data.quality import reject_bad_rows
 from coinseason.data.reasons import EARLIEST_DAY, FLAGGED_PREFIX, REASON_NO_COIN
 from coinseason.data.tidy import COIN_SCHEMA, FLAG_MCAP_SPIKE
-from coinseason.errors import ImportRejected
-from coinseason.providers.files import FileFormat, ParsedFile, read_file
+from coinseason.errors import DataError, ImportRejected
+from coinseason.providers.files import CMC_ID_PREFIX, FileFormat, ParsedFile, read_file
 from coinseason.services.classify import ClassificationService
 from coinseason.settings import Settings
 from coinseason.store.protocols import MarketData
@@ -106,6 +106,7 @@ class ImportService:
         self._progress("read", 0, total)
         digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
         parsed = read_file(path, fmt, source=source, coin_id=coin_id)
+        self._refuse_other_identities(parsed, fmt)
         self._progress("check", 1, total)
         now = self._clock()
         today = now.date()
@@ -162,6 +163,31 @@ class ImportService:
             flagged=dict(sorted(gate.flagged.items())),
             gates=self._gates,
         )
+
+    def _refuse_other_identities(self, parsed: ParsedFile, fmt: FileFormat) -> None:
+        """Refuse a CoinMarketCap file whose coins are named otherwise than the source's stored ones: ``crypto2``
+        listings (and the live provider) name a coin by CMC's numeric id (``cmc:1``), ``cmc-snapshots`` by a track
+        of its symbol (``btc@2013-04-28``); mixed in one source, one coin would be counted twice."""
+        if fmt not in (FileFormat.CRYPTO2_LISTINGS, FileFormat.CMC_SNAPSHOTS):
+            return
+        stored = self._store.coins(parsed.source)["coin_id"]
+        if stored.is_empty():
+            return
+        by_id = stored.str.starts_with(CMC_ID_PREFIX)
+        if fmt is FileFormat.CRYPTO2_LISTINGS and not bool(by_id.all()):
+            other = stored.filter(~by_id)[0]
+            raise DataError(
+                f"source {parsed.source} holds CoinMarketCap coins named by symbol (e.g. {other}, from a cmc-snapshots"
+                f" import); crypto2 listings name them by CMC id: import them into another source (--source"
+                f" {parsed.source}-listings) so no coin is counted twice"
+            )
+        if fmt is FileFormat.CMC_SNAPSHOTS and bool(by_id.any()):
+            other = stored.filter(by_id)[0]
+            raise DataError(
+                f"source {parsed.source} holds CoinMarketCap coins named by CMC id (e.g. {other}, from crypto2 listings"
+                f" or the live provider); cmc-snapshots name them by symbol: import them into another source"
+                f" (--source {parsed.source}-snapshots) so no coin is counted twice"
+            )
 
     def _neighbours(self, source: str, observations: pl.DataFrame, today: dt.date) -> pl.DataFrame | None:
         """The stored days of ``source`` around the plausible days of ``observations``, every coin."""

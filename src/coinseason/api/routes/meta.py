@@ -18,6 +18,7 @@ from coinseason.data.classification import load_curated
 from coinseason.data.tidy import TokenClass
 from coinseason.errors import CoinseasonError, StoreUnavailable
 from coinseason.services.analytics import EXCLUSION_RULE, METHODOLOGY_VERSION
+from coinseason.services.first_steps import NO_DATA_YET
 
 log = logging.getLogger("coinseason.api")
 
@@ -91,8 +92,17 @@ def readyz(state: StateDep) -> Response:
         sources = []
         reasons.append(f"store unreachable: {exc.reason if isinstance(exc, StoreUnavailable) else 'see the log'}")
         log.warning("readiness: the store failed: %s", exc)
+    jobs = state.job_statuses()
     if store_ok and not sources:
-        reasons.append("no data yet: import a file or start ingestion")
+        backfill = jobs.get("backfill") or {}
+        if backfill.get("phase") == "backfilling":  # the first run is bringing it: say how far it is
+            eta = backfill.get("eta_seconds")
+            left = "" if eta is None else f", about {eta} s left"
+            reasons.append(
+                f"no data yet: backfilling, {backfill['coins_done']} of {backfill['coins_total']} coins{left}"
+            )
+        else:
+            reasons.append(f"no data yet: {NO_DATA_YET}")
     if sources:
         newest = max(s.last_date for s in sources)
         as_of = dt.datetime.combine(newest, dt.time(), dt.UTC)
@@ -101,7 +111,6 @@ def readyz(state: StateDep) -> Response:
             reasons.append(f"data is {age:.0f} h old (limit {state.settings.api.stale_after_hours:.0f} h)")
     # a stale ingestion is shown, not a reason to refuse traffic: the data age above decides readiness, and every
     # replica shares the one ingestor's fate (taking them all out would serve nothing)
-    jobs = state.job_statuses()
     ready = Ready(
         status="ready" if not reasons else "not ready", store=store_ok, data_age_hours=age, reasons=reasons, jobs=jobs
     )

@@ -3,7 +3,9 @@
 rows are upserted by key, so running it again changes nothing.
 
 A coin the provider no longer serves (a non-retryable :class:`ProviderError`, e.g. HTTP 404) is skipped: logged,
-kept in the cursor with its reason and reported at the end; only a retryable error stops the backfill. The rank and
+kept in the cursor with its reason and reported at the end; a retryable error stops the backfill, and so does a
+refusal for the plan's limits (:class:`PlanLimitError`: history further back than the plan reaches), said once
+before any coin is asked when the plan's reach is known, never once per coin. The rank and
 circulating supply the daily snapshots stored for a day are kept where the history has none (a history carries
 neither)."""
 
@@ -13,14 +15,14 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import polars as pl
 
 from coinseason.data.quality import EARLIEST_DAY
 from coinseason.data.tidy import OBSERVATION_SCHEMA, conform_observations
-from coinseason.errors import ConfigError, ProviderError, RetryableProviderError
-from coinseason.providers.base import MarketProvider
+from coinseason.errors import ConfigError, PlanLimitError, ProviderError, RetryableProviderError
+from coinseason.providers.base import MarketProvider, Plan
 from coinseason.services.ingestion.config import IngestConfig, IngestReport
 from coinseason.services.ingestion.lease import Lease, Sleep
 from coinseason.services.ingestion.writer import CONTEXT_DAYS, IngestWriter, coin_meta, coins_frame
@@ -31,6 +33,33 @@ log = logging.getLogger("coinseason.ingest")
 
 BackfillProgress = Callable[[int, int], None]
 """``progress(coins_done, coins_total)`` after each committed batch."""
+BatchLanded = Callable[[], Awaitable[None]]
+"""Called after each committed batch (the API reloads: a series is served as soon as its coins are in)."""
+
+FREE_FILES = "coinseason import PATH --format crypto2-listings|coingecko-csv"
+"""The command that brings full history without a paid plan."""
+
+
+def plan_reach(plan: Plan, today: dt.date) -> dt.date | None:
+    """The first day ``plan`` serves history for, today; None when it has no limit."""
+    return None if plan.history_days is None else today - dt.timedelta(days=plan.history_days - 1)
+
+
+def check_reach(source: str, plan: Plan, start: dt.date, today: dt.date) -> None:
+    """One :class:`PlanLimitError` when ``plan`` cannot serve history from ``start``: the plan, its reach and what
+    to do instead, before any coin is asked."""
+    if plan.history_days == 0:
+        raise PlanLimitError(
+            f"the {source} {plan.name} plan serves no history: only the daily snapshots from today on are taken;"
+            f" for history use a plan that has it, or import a full-history file ({FREE_FILES})"
+        )
+    reach = plan_reach(plan, today)
+    if reach is not None and start < reach:
+        raise PlanLimitError(
+            f"the {source} {plan.name} plan serves history only {plan.history_days} days back (from {reach});"
+            f" {start} is before it: start at {reach} or later (--since {reach}), use a plan that reaches further,"
+            f" or import a full-history file ({FREE_FILES})"
+        )
 
 
 def keep_snapshot_values(incoming: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
@@ -68,12 +97,16 @@ class Backfill:
         self._sleep = sleep
         self.source = provider.source
 
-    async def run(self, top: int, since: dt.date | None, progress: BackfillProgress) -> IngestReport:
-        """Daily history of the top ``top`` coins from ``since`` (default: as far back as the plan serves)."""
+    async def run(
+        self, top: int, since: dt.date | None, progress: BackfillProgress, landed: BatchLanded | None = None
+    ) -> IngestReport:
+        """Daily history of the top ``top`` coins from ``since`` (default: as far back as the plan serves);
+        ``landed`` is awaited after each committed batch."""
         today = self._today()
         start = since or self._earliest(today)
         if start > today:
             raise ConfigError(f"--since {start} is after today ({today})")
+        check_reach(self.source, self._provider.plan, start, today)
         name = f"backfill:{self.source}"
         state = self._writer.cursor(name)
         report = IngestReport(self.source, "backfill")
@@ -91,6 +124,7 @@ class Backfill:
             coins = [coin_meta(row) for row in snapshot.rows.iter_rows(named=True)]
             done, end = 0, today
         report.coins = len(coins)
+        report.start, report.end = start, end
         progress(done, len(coins))
         kept = await asyncio.to_thread(self._snapshot_values, start, end)
         context = (start - dt.timedelta(days=CONTEXT_DAYS), start - dt.timedelta(days=1))
@@ -114,9 +148,11 @@ class Backfill:
             )
             report.add(counts, gate)
             progress(done, len(coins))
+            if landed is not None and gate.good.height:
+                await landed()
         if report.skipped:
             log.warning(
-                "%s backfill skipped %d coin(s) the provider no longer serves: %s",
+                "%s backfill skipped %d coin(s) the provider did not serve: %s",
                 self.source,
                 len(report.skipped),
                 ", ".join(sorted(report.skipped)),
@@ -135,7 +171,7 @@ class Backfill:
             async with gate:
                 try:
                     history = await self._provider.history(coin_id, start, end)
-                except RetryableProviderError:
+                except (RetryableProviderError, PlanLimitError):
                     raise
                 except ProviderError as exc:
                     log.warning("%s backfill: skipping %s: %s", self.source, coin_id, exc)
@@ -163,5 +199,4 @@ class Backfill:
         )
 
     def _earliest(self, today: dt.date) -> dt.date:
-        days = self._provider.plan.history_days
-        return EARLIEST_DAY if days is None else today - dt.timedelta(days=days - 1)
+        return plan_reach(self._provider.plan, today) or EARLIEST_DAY

@@ -57,7 +57,27 @@ class IngestReport:
     resumed_at: int = 0
     """Coins the backfill found already done by an earlier, interrupted run."""
     skipped: dict[str, str] = field(default_factory=dict)
-    """Coins the backfill skipped (the provider no longer serves them), with the reason."""
+    """Coins the backfill skipped (the provider did not serve them), with the reason."""
+    start: dt.date | None = None
+    """First day a backfill asked for."""
+    end: dt.date | None = None
+    """Last day a backfill asked for."""
+
+    def nothing_stored(self) -> str | None:
+        """Why a backfill stored no row, in words; None when it stored some."""
+        if self.rows:
+            return None
+        span = f"from {self.start} to {self.end}" if self.start and self.end else "in the range asked"
+        if self.coins == 0:
+            return f"{self.source} listed no coin to backfill"
+        if len(self.skipped) >= self.coins:
+            return f"{self.source} refused every one of the {self.coins} coins (reasons above)"
+        if self.rejected:
+            return f"every row {self.source} sent {span} was rejected by the quality gates (reasons above)"
+        return (
+            f"{self.source} sent no daily point {span} for any of the {self.coins} coins: its data ends before"
+            " (check the provider's URL setting) or the range is empty"
+        )
 
     @property
     def rejected(self) -> int:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 from typing import Any
 
 from coinseason.clock import Clock, utc_now
-from coinseason.providers.base import MarketProvider
-from coinseason.providers.coingecko import CoinGeckoProvider
-from coinseason.providers.coinmarketcap import CoinMarketCapProvider
+from coinseason.providers.base import CategoryProvider, MarketProvider
+from coinseason.providers.coingecko import PAGE_SIZE, CoinGeckoProvider
+from coinseason.providers.coinmarketcap import LISTING_PAGE, CoinMarketCapProvider
 from coinseason.services.hooks import AppHooks
 from coinseason.services.importing import gate_config
+from coinseason.services.ingestion.categories import EXCLUSION_CATEGORIES
 from coinseason.services.ingestion.checks import PriceReference
 from coinseason.services.ingestion.config import IngestConfig
+from coinseason.services.ingestion.estimate import BackfillEstimate, estimate_backfill
+from coinseason.services.ingestion.firstrun import FirstRun
 from coinseason.services.ingestion.schedule import Schedule
 from coinseason.services.ingestion.service import IngestionService
 from coinseason.services.ingestion.status import IngestStatus
@@ -29,6 +33,29 @@ def make_provider(name: str, settings: Settings, *, clock: Clock = utc_now) -> M
     if name == "cmc":
         return CoinMarketCapProvider.from_settings(settings.cmc, clock=clock)
     return CoinGeckoProvider.from_settings(settings.coingecko, clock=clock)
+
+
+def backfill_estimate(
+    provider: MarketProvider, *, top: int, today: dt.date, with_snapshot: bool = False
+) -> BackfillEstimate:
+    """What a backfill of the top ``top`` costs on ``provider``'s plan, after the day's snapshot when
+    ``with_snapshot`` (see :mod:`~coinseason.services.ingestion.estimate`)."""
+    page = PAGE_SIZE if provider.source == "coingecko" else LISTING_PAGE
+    categories = len(EXCLUSION_CATEGORIES) if isinstance(provider, CategoryProvider) else 0
+    return estimate_backfill(
+        provider.source,
+        provider.plan,
+        top=top,
+        today=today,
+        page_size=page,
+        category_calls=categories,
+        with_snapshot=with_snapshot,
+    )
+
+
+def loop_note(settings: Settings) -> str:
+    """What the snapshot loop does, in words."""
+    return f"the daily snapshot after 00:00 UTC and intraday ones every {settings.ingest.interval_minutes:g} min"
 
 
 def ingest_config(settings: Settings, *, top: int | None = None, batch: int = 20) -> IngestConfig:
@@ -53,6 +80,7 @@ class IngestionJob:
         self.settings = settings
         self.exchange = exchange
         self.service: IngestionService | None = None
+        self.first_run: FirstRun | None = None
 
     def __repr__(self) -> str:
         return "ingestion_loop"
@@ -64,9 +92,13 @@ class IngestionJob:
         status = self.status()
         return None if status is None else status.to_dict()
 
+    def _backfill_dict(self) -> dict[str, Any] | None:
+        return None if self.first_run is None else self.first_run.status.to_dict()
+
     async def __call__(self, hooks: AppHooks) -> None:
         settings = self.settings
         hooks.register_status("ingestion", self._status_dict)
+        hooks.register_status("backfill", self._backfill_dict)
         async with contextlib.AsyncExitStack() as stack:  # whatever was opened is closed, even if a later step fails
             provider = make_provider(settings.ingest.provider or "coingecko", settings, clock=hooks.clock)
             stack.push_async_callback(provider.aclose)
@@ -86,6 +118,18 @@ class IngestionJob:
                 exchange=self.exchange,
                 on_landed=hooks.announce_data_landed,
             )
+            if settings.ingest.backfill:
+                top = settings.ingest.top
+                self.first_run = FirstRun(
+                    self.service,
+                    store,
+                    backfill_estimate(provider, top=top, today=hooks.clock().date(), with_snapshot=True),
+                    top=top,
+                    clock=hooks.clock,
+                    sleep=asyncio.sleep,
+                    loop_note=loop_note(settings),
+                )
+                await self.first_run.run()
             await self.service.run()
 
 

@@ -39,6 +39,9 @@ from coinseason.store.protocols import LeaseStore, MarketData
 
 log = logging.getLogger("coinseason.ingest")
 
+BATCH_LANDED_EVERY = dt.timedelta(seconds=10)
+"""During a backfill, the app is told of new data at most this often (a fast plan writes a batch every few s)."""
+
 Landed = Callable[[], Awaitable[None]]
 """Called after each write that landed (the API's ``announce_data_landed``)."""
 
@@ -72,6 +75,7 @@ class IngestionService:
         self.config = config = config or IngestConfig()
         self.owner = owner or default_owner()
         self.source = source = provider.source
+        self.plan = provider.plan
         self._on_landed = on_landed
         self._lease = Lease(
             store,
@@ -129,12 +133,28 @@ class IngestionService:
     # -- backfill and snapshots -----------------------------------------------------------------------------
 
     async def backfill(
-        self, *, top: int, since: dt.date | None = None, progress: BackfillProgress | None = None
+        self,
+        *,
+        top: int,
+        since: dt.date | None = None,
+        progress: BackfillProgress | None = None,
+        landed_each_batch: bool = False,
     ) -> IngestReport:
-        """Daily history of the top ``top`` coins from ``since`` (default: as far back as the plan serves)."""
+        """Daily history of the top ``top`` coins from ``since`` (default: as far back as the plan serves);
+        with ``landed_each_batch`` the app is told after a batch, so it serves what is in as it comes: after the
+        first, then at most once every :data:`BATCH_LANDED_EVERY` (each telling reloads the app's series)."""
         self._lease.hold()
+        told: list[dt.datetime] = []
+
+        async def paced() -> None:
+            now = self._now()
+            if not told or now - told[-1] >= BATCH_LANDED_EVERY:
+                told.append(now)
+                await self._landed()
+
         try:
-            report = await self._backfill.run(top, since, progress or (lambda done, total: None))
+            landed = paced if landed_each_batch else None
+            report = await self._backfill.run(top, since, progress or (lambda done, total: None), landed)
             await self._landed()
             return report
         finally:
