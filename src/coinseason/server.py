@@ -28,6 +28,7 @@ from coinseason.errors import ConfigError
 from coinseason.live.job import live_job
 from coinseason.live.reference import ExchangeReference
 from coinseason.logs import configure_logging
+from coinseason.services.alerts.job import AlertJob
 from coinseason.services.hooks import Job
 from coinseason.services.ingestion.factory import ingestion_job
 from coinseason.settings import HANDOFF_ENV, Settings
@@ -46,6 +47,8 @@ def background_jobs(settings: Settings) -> list[Job]:
         jobs.append(live_job(settings, reference=reference))
     if settings.ingest.run and settings.ingest.provider:
         jobs.append(ingestion_job(settings, exchange=reference))
+    if settings.alerts.run:
+        jobs.append(AlertJob(settings))
     return jobs
 
 

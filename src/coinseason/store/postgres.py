@@ -21,7 +21,7 @@ import io
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, Self, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -36,6 +36,7 @@ from coinseason.data.tidy import COIN_SCHEMA, FEATURE_SCHEMA, OBSERVATION_KEY, O
 from coinseason.errors import StoreError, StoreUnavailable
 from coinseason.settings import PostgresSettings
 from coinseason.store import sql as schema
+from coinseason.store.alert_tables import AlertTables, Statement
 from coinseason.store.records import (
     SCHEMA_VERSION,
     ApiKeyRecord,
@@ -243,7 +244,7 @@ def _configure(con: Connection) -> None:
     con.execute(_SESSION)
 
 
-class PostgresStore:
+class PostgresStore(AlertTables):
     """Market store in a PostgreSQL database, named by a libpq URL (``postgresql://user@host:5432/db``).
 
     Connections come from a pool of at most ``pool.pool_size`` (:class:`~coinseason.settings.PostgresSettings`), in
@@ -640,6 +641,22 @@ class PostgresStore:
         else:
             rows = self._rows(schema.LATEST_MODEL)
         return schema.model_artifact(rows[0]) if rows else None
+
+    # -- alerts (the rest is AlertTables) --------------------------------------------------------------------
+
+    def _alert_rows(self, query: str, params: Sequence[Any], doing: str) -> list[tuple[Any, ...]]:
+        return self._read(lambda con: con.execute(schema.pyformat(query), tuple(params)).fetchall(), doing)
+
+    def _alert_write(self, statements: Sequence[Statement], doing: str) -> list[list[tuple[Any, ...]]]:
+        results: list[list[tuple[Any, ...]]] = []
+        try:
+            with self._connection() as con, con.transaction(), con.cursor() as cur:
+                for query, params in statements:
+                    cur.execute(schema.pyformat(query), tuple(params))
+                    results.append(cur.fetchall() if cur.description is not None else [])
+        except psycopg.Error as exc:
+            raise self._failure(exc, f"{doing} in {self.url}") from exc
+        return results
 
     # -- change detection -----------------------------------------------------------------------------------
 
