@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typer
 
+from coinseason.cli.alerts import alerts_app
 from coinseason.cli.importing import import_, run
 from coinseason.cli.index import breakdown, coins, index_app, seasons
 from coinseason.cli.ingest import ingest_app
@@ -40,6 +41,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(model_app, name="model")
 app.add_typer(features_app, name="features")
+app.add_typer(alerts_app, name="alerts")
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ command line, who sees and manages every key's rules. A rule of another key is r
 
 from __future__ import annotations
 
+import asyncio
 import builtins
-import datetime as dt
 import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,7 +23,7 @@ from coinseason.services.alerts.ssrf import check_url
 from coinseason.store.alert_records import DEAD, AlertEvent, AlertRule, WebhookEndpoint
 from coinseason.store.protocols import AlertStore, KeyStore
 
-__all__ = ["AlertService", "NewRule"]
+__all__ = ["AlertService", "NewRule", "send_test"]
 
 NAME_MAX_LENGTH = 100
 
@@ -114,11 +114,10 @@ class AlertService:
         found = self._store.alert_event(event.id)
         return found or event
 
-    async def test(self, owner: str | None, rule_id: str, sender: WebhookSender) -> tuple[str, Outcome]:
-        """Send an ``alert.test`` event of the rule to its endpoint now, signed as every event (it is not stored
-        or retried): the event id and how the attempt went."""
+    def test_event(self, owner: str | None, rule_id: str) -> tuple[WebhookEndpoint, str, str]:
+        """An ``alert.test`` event of the rule, to send to its endpoint now, signed as every event (it is neither
+        stored nor retried): ``(endpoint, event id, payload)``."""
         rule = self.rule(owner, rule_id)
-        endpoint = self.endpoint(rule)
         eid = event_id()
         payload = event_payload(
             id=eid,
@@ -129,7 +128,15 @@ class AlertService:
             data_date=None,
             method=None,
         )
-        return eid, await sender.send(endpoint, event_id=eid, event_type="alert.test", payload=payload)
+        return self.endpoint(rule), eid, payload
+
+
+async def send_test(
+    service: AlertService, owner: str | None, rule_id: str, sender: WebhookSender
+) -> tuple[str, Outcome]:
+    """Send the rule's test event (:meth:`AlertService.test_event`): its id and how the attempt went."""
+    endpoint, eid, payload = await asyncio.to_thread(service.test_event, owner, rule_id)
+    return eid, await sender.send(endpoint, event_id=eid, event_type="alert.test", payload=payload)
 
 
 def _checked_name(name: str) -> str:
@@ -141,7 +148,3 @@ def _checked_name(name: str) -> str:
     if not name.isprintable():
         raise ConfigError("an alert rule's name must not contain control characters such as line breaks")
     return name
-
-
-def day_or_none(value: dt.date | None) -> str | None:
-    return value.isoformat() if value else None
