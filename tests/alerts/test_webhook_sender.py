@@ -18,7 +18,7 @@ from coinseason.settings import WebhookSettings
 from coinseason.store.alert_records import WebhookEndpoint
 from tests.alerts.receiver import Answer, Receiver, signature_ok
 
-SECRET = "whsec_test-secret"
+SECRET = "whsec_test-secret"  # noqa: S105 - a test secret
 PAYLOAD = '{"id":"evt_1","type":"season.entered","value":80.0}'
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
@@ -73,7 +73,7 @@ def test_loopback_is_refused_unless_allowed() -> None:
 
 @pytest.mark.parametrize(
     "address",
-    ["10.0.0.5", "172.16.3.4", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00:ec2::254",
+    ["10.0.0.5", "172.16.3.4", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00:ec2::254",  # noqa: S104
      "fe80::1", "::ffff:127.0.0.1", "224.0.0.1"],
 )  # fmt: skip
 def test_a_name_resolving_to_a_private_address_is_refused(address: str) -> None:
