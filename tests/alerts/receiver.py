@@ -44,9 +44,9 @@ def signature_ok(secret: str, received: Received, *, tolerance: int = 300, now: 
 
 
 class Receiver:
-    """``answers``: what to answer, one per request in order; afterwards ``default``."""
+    """``answers``: what to answer, one per request in order; afterwards ``default``. ``port`` 0: a free one."""
 
-    def __init__(self, *, default: Answer | None = None) -> None:
+    def __init__(self, *, default: Answer | None = None, port: int = 0) -> None:
         self.received: list[Received] = []
         self.answers: deque[Answer] = deque()
         self.default = default or Answer()
@@ -75,7 +75,7 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the http.server signature
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hook"
