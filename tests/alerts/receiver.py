@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -46,8 +47,12 @@ def signature_ok(secret: str, received: Received, *, tolerance: int = 300, now: 
 class Receiver:
     """``answers``: what to answer, one per request in order; afterwards ``default``. ``port`` 0: a free one."""
 
-    def __init__(self, *, default: Answer | None = None, port: int = 0) -> None:
+    def __init__(
+        self, *, default: Answer | None = None, port: int = 0, choose: Callable[[Received], Answer] | None = None
+    ) -> None:
         self.received: list[Received] = []
+        self.choose = choose
+        """Picks the answer of each request (after ``answers`` ran out), instead of ``default``."""
         self.answers: deque[Answer] = deque()
         self.default = default or Answer()
         self._lock = threading.Lock()
@@ -59,7 +64,11 @@ class Receiver:
                 body = self.rfile.read(length)
                 with receiver._lock:
                     receiver.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                    answer = receiver.answers.popleft() if receiver.answers else receiver.default
+                    got = receiver.received[-1]
+                    if receiver.answers:
+                        answer = receiver.answers.popleft()
+                    else:
+                        answer = receiver.choose(got) if receiver.choose else receiver.default
                 if answer.delay:
                     time.sleep(answer.delay)
                 try:
