@@ -61,6 +61,7 @@ REPLAY: Final = (
     "UPDATE alert_events SET status = 'pending', attempts = 0, next_attempt_at = ?, due_since = ?, last_error = NULL"
     " WHERE id = ? AND status = 'dead' RETURNING id"
 )
+NEXT_DUE: Final = "SELECT min(next_attempt_at) FROM alert_events WHERE status = 'pending'"
 DELIVERY_COUNTS: Final = "SELECT status, count(*), coalesce(sum(attempts), 0) FROM alert_events GROUP BY status"
 
 
@@ -256,6 +257,10 @@ class AlertTables:
     def replay_alert_event(self, event_id: str, now: dt.datetime) -> bool:
         done = self._alert_write([(REPLAY, [utc(now), utc(now), event_id])], f"alert event {event_id} not replayed")
         return bool(done[0])
+
+    def next_alert_due(self) -> dt.datetime | None:
+        rows = self._alert_rows(NEXT_DUE, [], "reading the alert outbox")
+        return utc(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def delivery_counts(self) -> dict[str, tuple[int, int]]:
         rows = self._alert_rows(DELIVERY_COUNTS, [], "counting alert deliveries")

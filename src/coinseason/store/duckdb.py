@@ -398,6 +398,14 @@ class DuckDBStore(AlertTables):
         except StoreError as exc:
             raise StoreError(f"{doing} in {self.path} failed: {exc}") from exc
 
+    def alert_rules_version(self) -> tuple[int, str]:
+        """Read again only when the file changed (a server asks every second)."""
+        return self._kept("alert_rules_version", lambda: AlertTables.alert_rules_version(self))
+
+    def next_alert_due(self) -> dt.datetime | None:
+        """Read again only when the file changed (a server asks every second)."""
+        return self._kept("next_alert_due", lambda: AlertTables.next_alert_due(self))
+
     def _alert_write(self, statements: Sequence[Statement], doing: str) -> list[list[tuple[Any, ...]]]:
         with self._transaction(f"{doing} in {self.path}") as con:
             return [con.execute(query, list(params)).fetchall() for query, params in statements]

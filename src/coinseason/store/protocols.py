@@ -177,7 +177,8 @@ class AlertStore(Protocol):
         ...
 
     def alert_rules_version(self) -> tuple[int, str]:
-        """A fingerprint that changes whenever a rule is added, deleted or armed."""
+        """A fingerprint that changes whenever a rule is added, deleted or armed (its first number is 0 while there
+        is no rule); cheap enough to ask every second."""
         ...
 
     def record_alert_events(
@@ -203,6 +204,10 @@ class AlertStore(Protocol):
 
     def due_alert_events(self, now: dt.datetime, *, limit: int = 100) -> list[AlertEvent]:
         """Pending events whose next attempt is due at ``now``, longest due first."""
+        ...
+
+    def next_alert_due(self) -> dt.datetime | None:
+        """When the earliest pending event is due; None when none is pending. Cheap enough to ask every second."""
         ...
 
     def update_delivery(

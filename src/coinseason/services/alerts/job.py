@@ -110,16 +110,24 @@ class AlertJob:
                         await asyncio.to_thread(lease.release)
 
     async def run(self, hooks: AppHooks, store: Store, evaluator: Evaluator, lease: Lease) -> None:
-        """Until cancelled: hold the lease, evaluate when something changed, send what is due."""
+        """Until cancelled: while there are rules or events to send, hold the lease, evaluate when something
+        changed, send what is due; with neither, only look (on DuckDB a look costs a ``stat`` of the file)."""
         renewed: dt.datetime | None = None
         while True:
             try:
                 now = hooks.clock()
-                if renewed is None or (now - renewed).total_seconds() >= lease.renew_every or not self.holding:
-                    self.holding = await asyncio.to_thread(lease.take)
-                    renewed = now if self.holding else None
-                if self.holding:
-                    await self.step(hooks, store, evaluator, now)
+                rules = await asyncio.to_thread(store.alert_rules_version)
+                due = await asyncio.to_thread(store.next_alert_due)
+                if rules[0] == 0 and due is None:
+                    if self.holding:
+                        await asyncio.to_thread(lease.release)
+                        self.holding, renewed = False, None
+                else:
+                    if renewed is None or (now - renewed).total_seconds() >= lease.renew_every or not self.holding:
+                        self.holding = await asyncio.to_thread(lease.take)
+                        renewed = now if self.holding else None
+                    if self.holding:
+                        await self.step(hooks, evaluator, now, rules, due)
                 self.error = None
             except CoinseasonError as exc:
                 if self.error != str(exc):
@@ -127,13 +135,14 @@ class AlertJob:
                 self.error = str(exc)
             await self._sleep(self.settings.alerts.tick_seconds)
 
-    async def step(self, hooks: AppHooks, store: Store, evaluator: Evaluator, now: dt.datetime) -> None:
-        """One tick of the lease holder."""
+    async def step(
+        self, hooks: AppHooks, evaluator: Evaluator, now: dt.datetime, rules: tuple[int, str], due: dt.datetime | None
+    ) -> None:
+        """One tick of the lease holder: evaluate when the data was reloaded (new data landed), the rules changed
+        or ``evaluate_minutes`` passed; then send the events that are due."""
         analytics = hooks.analytics
-        rules = await asyncio.to_thread(store.alert_rules_version)
         every = dt.timedelta(minutes=self.settings.alerts.evaluate_minutes)
-        seen = (analytics, rules)
-        if (
+        if rules[0] and (
             self._seen is None
             or self._seen[0] is not analytics
             or self._seen[1] != rules
@@ -142,7 +151,8 @@ class AlertJob:
         ):
             self.last = await asyncio.to_thread(evaluator.evaluate, analytics)
             self.evaluations += 1
-            self._seen = seen
+            self._seen = (analytics, rules)
             self._evaluated_at = now
-        if self.outbox is not None:
+            due = await asyncio.to_thread(evaluator.store.next_alert_due)
+        if self.outbox is not None and due is not None and due <= now:
             await self.outbox.deliver_due()
