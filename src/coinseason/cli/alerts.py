@@ -78,13 +78,18 @@ def add(
 
 
 @alerts_app.command("list")
-def list_(ctx: typer.Context, key: KeyOption = None, db: DbOption = None) -> None:
+def list_(
+    ctx: typer.Context,
+    key: KeyOption = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.TABLE,
+    db: DbOption = None,
+) -> None:
     """Every live rule (of --key), with its endpoint and the day it was armed."""
     with errors(), open_db(db) as store:
         service = AlertService(store, clock=runtime(ctx).clock)
         rules = service.rules(key)
         urls = {rule.id: service.endpoint(rule).url for rule in rules}
-    if not rules:
+    if not rules and fmt is OutputFormat.TABLE:
         out.print("no alert rules yet: add one with `coinseason alerts add`", highlight=False)
         return
     frame = pl.DataFrame(
@@ -99,7 +104,7 @@ def list_(ctx: typer.Context, key: KeyOption = None, db: DbOption = None) -> Non
         },
         schema=dict.fromkeys(("id", "key", "name", "kind", "params", "url", "armed after"), pl.String),
     )
-    emit(frame, OutputFormat.TABLE, "alert rules")
+    emit(frame, fmt, "alert rules")
 
 
 @alerts_app.command("remove")
