@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 
@@ -163,3 +164,22 @@ def test_chat_formats_carry_one_line_of_text() -> None:
     assert json.loads(format_body("telegram", payload, telegram)) == {"chat_id": "-100200", "text": line}
     with pytest.raises(ConfigError, match="chat_id"):
         format_body("telegram", payload, "https://api.telegram.org/bot123:abc/sendMessage")
+
+
+def test_the_readme_snippet_verifies_a_real_delivery() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("```python\nimport hashlib, hmac, time")
+    snippet = readme[start + len("```python\n") : readme.index("```", start + 10)]
+    namespace: dict[str, object] = {}
+    exec(snippet, namespace)  # noqa: S102 - the README's own code, checked here
+    readme_verify = namespace["verify"]
+    with Receiver() as receiver:
+        assert send(receiver.url, local()).delivered
+    (got,) = receiver.received
+    headers = {
+        "X-Coinseason-Timestamp": got.headers["x-coinseason-timestamp"],
+        "X-Coinseason-Signature": got.headers["x-coinseason-signature"],
+    }
+    assert readme_verify(SECRET, headers, got.body) is True  # type: ignore[operator]
+    assert readme_verify("whsec_wrong", headers, got.body) is False  # type: ignore[operator]
+    assert readme_verify(SECRET, headers, got.body + b"x") is False  # type: ignore[operator]
