@@ -76,9 +76,8 @@ def test_old_transitions_before_the_rule_was_armed_raise_nothing(
     key = new_key(store)
     import_market(store, tmp_path / "m.csv", [4, 4, 4, 0, 0, 0], now=NOW)  # entered and left long ago
     params = {**SEASON_PARAMS, "confirm_days": 1}
-    service.add(key, name="old news", kind="season", params=params, url="https://example.com/hook")
-    _, _, armed = evaluate(store, clock)
-    assert list(armed.values()) == [dt.date(2026, 1, 7)]
+    made = service.add(key, name="old news", kind="season", params=params, url="https://example.com/hook")
+    assert made.rule.armed_after == dt.date(2026, 1, 7)  # armed at the last day of data when it was added
     assert evaluate(store, clock) == ([], [], {})
     assert store.alert_events() == []
 
@@ -88,3 +87,18 @@ def test_a_rule_for_a_source_without_data_waits(store: DuckDBStore, service: Ale
     service.add(key, name="nothing yet", kind="dominance", params={"level": 50}, url="https://example.com/h")
     report = Evaluator(store, clock=clock).evaluate(AnalyticsService(store))
     assert report.fired == [] and len(report.failed) == 1
+
+
+def test_a_change_that_lands_before_the_first_evaluation_still_fires(
+    store: DuckDBStore, service: AlertService, clock: Clock, tmp_path: Path
+) -> None:
+    """A rule added while no server runs is armed at the data it was added on, not at the first evaluation's."""
+    key = new_key(store)
+    import_market(store, tmp_path / "m.csv", [0, 0, 0], now=NOW)
+    params = {**SEASON_PARAMS, "confirm_days": 2}
+    service.add(key, name="added offline", kind="season", params=params, url="https://example.com/hook")
+    import_market(store, tmp_path / "m.csv", [0, 0, 0, 3, 4, 4], now=NOW)
+    fired, revoked, armed = evaluate(store, clock)
+    assert len(fired) == 1 and revoked == [] and armed == {}
+    event = store.alert_event(fired[0])
+    assert event is not None and event.data_date == dt.date(2026, 1, 6)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import datetime as dt
 import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -17,11 +18,12 @@ from coinseason.errors import ConfigError, NoDataError
 from coinseason.services.alerts.delivery import Outcome, WebhookSender
 from coinseason.services.alerts.evaluate import rule_view
 from coinseason.services.alerts.payloads import FORMATS, event_id, event_payload
-from coinseason.services.alerts.rules import rule_spec
+from coinseason.services.alerts.rules import RuleSpec, rule_spec
 from coinseason.services.alerts.signing import new_secret
 from coinseason.services.alerts.ssrf import check_url
 from coinseason.store.alert_records import DEAD, AlertEvent, AlertRule, WebhookEndpoint
 from coinseason.store.protocols import AlertStore, KeyStore
+from coinseason.store.records import SourceSummary
 
 __all__ = ["AlertService", "NewRule", "send_test"]
 
@@ -29,7 +31,9 @@ NAME_MAX_LENGTH = 100
 
 
 class AlertKeyStore(AlertStore, KeyStore, Protocol):
-    """What the service needs: the alert tables and the API keys they belong to."""
+    """What the service needs: the alert tables, the API keys they belong to, and what data there is."""
+
+    def sources(self) -> builtins.list[SourceSummary]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +74,17 @@ class AlertService:
             secret = new_secret()
             endpoint = WebhookEndpoint(_new_id("whe"), owner, url, secret, fmt, now)
             self._store.add_webhook_endpoint(endpoint)
-        rule = AlertRule(_new_id("rul"), owner, name, spec.kind, spec.params, endpoint.id, now)
+        rule = AlertRule(
+            _new_id("rul"), owner, name, spec.kind, spec.params, endpoint.id, now, armed_after=self._last_day(spec)
+        )
         self._store.add_alert_rule(rule)
         return NewRule(rule, endpoint, secret)
+
+    def _last_day(self, spec: RuleSpec) -> dt.date | None:
+        """The last day of data of the rule's source (of all, when it names none): a new rule is armed there, so
+        only later transitions raise events; None while there is no data (the evaluator arms it later)."""
+        days = [s.last_date for s in self._store.sources() if spec.params["source"] in (None, s.source)]
+        return max(days) if days else None
 
     def rules(self, owner: str | None) -> builtins.list[AlertRule]:
         return self._store.alert_rules(owner)
