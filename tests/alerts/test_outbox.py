@@ -145,3 +145,14 @@ def test_a_rule_needs_an_active_key_and_a_safe_url(store: Store, clock: Clock) -
         service.add("nokey123", name="x", kind="season", params={}, url="https://example.com/h")
     with pytest.raises(ConfigError, match="user name or password"):
         service.add(new_key(store), name="x", kind="season", params={}, url="https://a:b@example.com/h")
+
+
+def test_a_key_has_a_bounded_number_of_rules(store: Store, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("coinseason.services.alerts.service.MAX_RULES_PER_KEY", 2)
+    service = AlertService(store, clock=clock)
+    key = new_key(store)
+    for name in ("a", "b"):
+        service.add(key, name=name, kind="season", params={}, url="https://example.com/h")
+    with pytest.raises(ConfigError, match="2 alert rules, the most"):
+        service.add(key, name="c", kind="season", params={}, url="https://example.com/h")
+    assert len(service.add(new_key(store, "other"), name="c", kind="season", params={}, url="https://e.com/h").rule.id)

@@ -193,4 +193,8 @@ def _read(analytics: AnalyticsService, spec: RuleSpec) -> _Series | str:
     except CoinseasonError as exc:
         return str(exc)
     values = frame["value"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
-    return _Series(frame["date"].to_list(), values, orjson.loads(orjson.dumps(method)))
+    return _Series(
+        frame["date"].to_list(),
+        values,
+        orjson.loads(orjson.dumps(method, default=str, option=orjson.OPT_SERIALIZE_NUMPY)),
+    )

@@ -133,6 +133,9 @@ class AlertJob:
                 if self.error != str(exc):
                     log.warning("alerts: %s (trying again)", exc)
                 self.error = str(exc)
+            except Exception as exc:  # a bug must not stop alerts for the life of the server: log, go on
+                log.exception("alerts: unexpected failure (trying again)")
+                self.error = f"{type(exc).__name__}: {exc}"
             await self._sleep(self.settings.alerts.tick_seconds)
 
     async def step(

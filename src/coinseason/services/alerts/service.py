@@ -28,6 +28,8 @@ from coinseason.store.records import SourceSummary
 __all__ = ["AlertService", "NewRule", "send_test"]
 
 NAME_MAX_LENGTH = 100
+MAX_RULES_PER_KEY = 100
+"""Live rules one key may have: each is evaluated whenever data lands."""
 
 
 class AlertKeyStore(AlertStore, KeyStore, Protocol):
@@ -64,6 +66,8 @@ class AlertService:
             raise ConfigError(f"no active API key has the prefix {owner!r} (see `coinseason keys list`)")
         name = _checked_name(name)
         spec = rule_spec(kind, params)
+        if len(self._store.alert_rules(owner)) >= MAX_RULES_PER_KEY:
+            raise ConfigError(f"API key {owner} has {MAX_RULES_PER_KEY} alert rules, the most one key may have")
         check_url(url)
         if fmt not in FORMATS:
             raise ConfigError(f"webhook format must be one of {', '.join(FORMATS)}, not {fmt!r}")
