@@ -37,6 +37,12 @@ CREATE TABLE IF NOT EXISTS alert_events (
 """
 
 
+ALERT_INDEXES: Final = """
+CREATE INDEX IF NOT EXISTS alert_events_due ON alert_events (status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS alert_events_rule ON alert_events (rule_id, active);
+"""
+"""PostgreSQL's indexes of the outbox, read every second by each replica (DuckDB scans its small table)."""
+
 ENDPOINT_COLUMNS: Final = "id, key_prefix, url, secret, format, created_at"
 RULE_COLUMNS: Final = "id, key_prefix, name, kind, params, endpoint_id, created_at, armed_after, deleted_at"
 EVENT_COLUMNS: Final = (
@@ -267,4 +273,4 @@ class AlertTables:
         return {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
 
 
-__all__ = ["DEAD", "AlertTables", "alert_ddl"]
+__all__ = ["ALERT_INDEXES", "DEAD", "AlertTables", "alert_ddl"]
