@@ -28,13 +28,14 @@ from coinseason.errors import ConfigError
 from coinseason.live.job import live_job
 from coinseason.live.reference import ExchangeReference
 from coinseason.logs import configure_logging
+from coinseason.services.alerts.job import AlertJob
 from coinseason.services.hooks import Job
 from coinseason.services.ingestion.factory import ingestion_job
 from coinseason.settings import HANDOFF_ENV, Settings
 from coinseason.store import Store
 from coinseason.web import mount_dashboard
 
-__all__ = ["background_jobs", "create_app", "create_app_from_handoff"]
+__all__ = ["alert_jobs", "background_jobs", "create_app", "create_app_from_handoff"]
 
 
 def background_jobs(settings: Settings) -> list[Job]:
@@ -49,6 +50,12 @@ def background_jobs(settings: Settings) -> list[Job]:
     return jobs
 
 
+def alert_jobs(settings: Settings) -> list[Job]:
+    """The alerts job (rules evaluated when data lands, webhooks sent from the outbox) unless ``alerts.run`` is
+    off (``COINSEASON_ALERTS=false``)."""
+    return [AlertJob(settings)] if settings.alerts.run else []
+
+
 def create_app(
     settings: Settings,
     *,
@@ -58,17 +65,17 @@ def create_app(
     invalidation: Invalidation | None = None,
     jobs: Sequence[Job] = (),
 ) -> FastAPI:
-    """The service: the v1 API, the dashboard, and the background jobs of :func:`background_jobs` followed by
-    ``jobs`` and the :class:`~coinseason.api.watching.StoreWatch`, which reloads when another process wrote to the
-    store. The other arguments go to :func:`coinseason.api.app.create_app` (each defaults to what ``settings``
-    names)."""
+    """The service: the v1 API, the dashboard, and the background jobs of :func:`background_jobs` and
+    :func:`alert_jobs` followed by ``jobs`` and the :class:`~coinseason.api.watching.StoreWatch`, which reloads
+    when another process wrote to the store. The other arguments go to :func:`coinseason.api.app.create_app`
+    (each defaults to what ``settings`` names)."""
     app = api_app.create_app(
         settings,
         store=store,
         clock=clock,
         limiter=limiter,
         invalidation=invalidation,
-        jobs=[*background_jobs(settings), *jobs, StoreWatch()],
+        jobs=[*background_jobs(settings), *alert_jobs(settings), *jobs, StoreWatch()],
     )
     publisher: Publisher = app.state.publisher
     publisher.note_version()  # before the start-up load reads the store: a write after it is reloaded by the watch

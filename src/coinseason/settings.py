@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from coinseason.errors import ConfigError
 from coinseason.vocab import ProviderName
 
 __all__ = [
     "HANDOFF_ENV",
+    "AlertSettings",
     "ApiSettings",
     "CmcSettings",
     "CoinGeckoSettings",
@@ -27,6 +28,7 @@ __all__ = [
     "ProviderSettings",
     "Settings",
     "StoreSettings",
+    "WebhookSettings",
     "default_db_path",
     "is_postgres_url",
 ]
@@ -203,6 +205,50 @@ class LiveSettings(BaseSettings):
     stale_after_seconds: float = Field(default=120.0, gt=0, description="a coin's tick older than this is out")
 
 
+class AlertSettings(BaseSettings):
+    """Alert rules evaluated inside ``serve`` (``COINSEASON_ALERTS``, ``COINSEASON_ALERTS_*``)."""
+
+    model_config = _env("COINSEASON_ALERTS_")
+
+    run: bool = Field(
+        default=True,
+        validation_alias="COINSEASON_ALERTS",
+        description="serve evaluates alert rules when data lands and sends their webhooks",
+    )
+    tick_seconds: float = Field(default=1.0, gt=0, le=60, description="how often the outbox is looked at")
+    lease_seconds: float = Field(
+        default=30.0, ge=3, le=3600, description="one replica sends at a time: its lease lasts this long unrenewed"
+    )
+    evaluate_minutes: float = Field(
+        default=15.0, gt=0, le=1440, description="rules are evaluated at least this often, besides on new data"
+    )
+
+
+class WebhookSettings(BaseSettings):
+    """Webhook delivery (``COINSEASON_WEBHOOK_*``)."""
+
+    model_config = _env("COINSEASON_WEBHOOK_")
+
+    allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="host names or IPs (comma-separated) webhooks may reach although private or loopback",
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120, description="one delivery attempt gives up after")
+    max_response_bytes: int = Field(default=65_536, ge=0, description="most of a response body that is read")
+    retry_base_seconds: float = Field(default=10.0, gt=0, description="first retry delay; doubled each time")
+    retry_max_seconds: float = Field(default=3600.0, gt=0, description="longest delay between two attempts")
+    give_up_hours: float = Field(
+        default=24.0, gt=0, description="retries stop after this long: the event becomes a dead letter"
+    )
+
+    @field_validator("allow_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower().strip("[]") for part in value.split(",") if part.strip()]
+        return value
+
+
 class Settings(BaseModel):
     """Everything one run of coinseason is configured with: build it once (:meth:`from_env`), pass it down."""
 
@@ -216,6 +262,8 @@ class Settings(BaseModel):
     coingecko: CoinGeckoSettings = Field(default_factory=CoinGeckoSettings)
     cmc: CmcSettings = Field(default_factory=CmcSettings)
     live: LiveSettings = Field(default_factory=LiveSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @model_validator(mode="after")
     def _several_workers_need_postgres(self) -> Self:
@@ -284,4 +332,6 @@ _CONCERNS: dict[str, type[BaseSettings]] = {
     "coingecko": CoinGeckoSettings,
     "cmc": CmcSettings,
     "live": LiveSettings,
+    "alerts": AlertSettings,
+    "webhook": WebhookSettings,
 }

@@ -46,6 +46,16 @@ MAX_EXAMPLES = 40
 """Cases per operation and generation mode."""
 
 
+ALERT_OPERATIONS = [
+    "POST /v1/alerts",
+    "GET /v1/alerts/events",
+    "GET /v1/alerts/dead-letters",
+    "POST /v1/alerts/dead-letters/{event_id}/replay",
+    "GET /v1/alerts/{rule_id}",
+    "DELETE /v1/alerts/{rule_id}",
+    "POST /v1/alerts/{rule_id}/test",
+]
+"""Alerts need an API key (a header parameter): without one, every case is refused 401."""
 WITH_PARAMETERS = [
     "GET /v1/season/latest",
     "GET /v1/season/history",
@@ -63,9 +73,10 @@ WITH_PARAMETERS = [
     "GET /v1/sentiment",
     "GET /v1/onchain",
     "GET /v1/correlations",
+    *ALERT_OPERATIONS,
 ]
-WITHOUT_PARAMETERS = ["GET /v1/methodology", "GET /healthz", "GET /readyz", "GET /metrics"]
-"""Operations without parameters have no invalid input: they get positive cases only."""
+WITHOUT_PARAMETERS = ["GET /v1/methodology", "GET /healthz", "GET /readyz", "GET /metrics", "GET /v1/alerts"]
+"""Operations without parameters (but the optional key header) have no invalid input: positive cases only."""
 OPERATIONS = WITH_PARAMETERS + WITHOUT_PARAMETERS
 CASES = [
     *[(label, mode) for label in WITH_PARAMETERS for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)],

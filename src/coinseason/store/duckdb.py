@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +18,7 @@ import polars as pl
 from coinseason.data.tidy import COIN_SCHEMA, FEATURE_SCHEMA, OBSERVATION_SCHEMA
 from coinseason.errors import StoreBusy, StoreError
 from coinseason.store import sql as schema
+from coinseason.store.alert_tables import AlertTables, Statement
 from coinseason.store.duckdb_file import BRIEF_WAIT_SECONDS, BUSY_TIMEOUT_SECONDS, DuckDBFile, MemoryFile, Patience
 from coinseason.store.records import (
     SCHEMA_VERSION,
@@ -46,7 +47,7 @@ _VALUE_COLUMNS = ("price", "market_cap", "volume", "rank", "circulating_supply",
 _OBS_COLUMNS = ", ".join(OBSERVATION_SCHEMA)
 
 
-class DuckDBStore:
+class DuckDBStore(AlertTables):
     """Market store in one DuckDB file (``:memory:`` for a throw-away store).
 
     The file is open only while operations of this process run, and a moment after (less when another process
@@ -388,6 +389,26 @@ class DuckDBStore:
         else:
             rows = self._fetch(schema.LATEST_MODEL)
         return schema.model_artifact(rows[0]) if rows else None
+
+    # -- alerts (the rest is AlertTables) --------------------------------------------------------------------
+
+    def _alert_rows(self, query: str, params: Sequence[Any], doing: str) -> list[tuple[Any, ...]]:
+        try:
+            return self._fetch(query, list(params))
+        except StoreError as exc:
+            raise StoreError(f"{doing} in {self.path} failed: {exc}") from exc
+
+    def alert_rules_version(self) -> tuple[int, str]:
+        """Read again only when the file changed (a server asks every second)."""
+        return self._kept("alert_rules_version", lambda: AlertTables.alert_rules_version(self))
+
+    def next_alert_due(self) -> dt.datetime | None:
+        """Read again only when the file changed (a server asks every second)."""
+        return self._kept("next_alert_due", lambda: AlertTables.next_alert_due(self))
+
+    def _alert_write(self, statements: Sequence[Statement], doing: str) -> list[list[tuple[Any, ...]]]:
+        with self._transaction(f"{doing} in {self.path}") as con:
+            return [con.execute(query, list(params)).fetchall() for query, params in statements]
 
     def let_go(self) -> None:
         """Close the file now if no operation of this process uses it; it stays open a moment after the last one

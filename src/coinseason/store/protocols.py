@@ -4,10 +4,12 @@ them, what :func:`coinseason.store.open_store` returns (DuckDB or PostgreSQL).""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import polars as pl
 
+from coinseason.store.alert_records import AlertEvent, AlertRule, WebhookEndpoint
 from coinseason.store.records import (
     ApiKeyRecord,
     DataVersion,
@@ -18,7 +20,7 @@ from coinseason.store.records import (
     WriteCounts,
 )
 
-__all__ = ["FeatureStore", "KeyStore", "LeaseStore", "MarketData", "ModelStore", "Store", "Versioned"]
+__all__ = ["AlertStore", "FeatureStore", "KeyStore", "LeaseStore", "MarketData", "ModelStore", "Store", "Versioned"]
 
 
 class MarketData(Protocol):
@@ -147,7 +149,91 @@ class Versioned(Protocol):
         ...
 
 
-class Store(MarketData, LeaseStore, KeyStore, FeatureStore, ModelStore, Versioned, Protocol):
+class AlertStore(Protocol):
+    """Alert rules of API keys, their webhook endpoints, and the events they raise, kept as the outbox of their
+    delivery: an event is written in the same transaction as the evaluation that raised it and stays ``pending``
+    until an endpoint took it, so a crash or a restart loses none."""
+
+    def add_webhook_endpoint(self, endpoint: WebhookEndpoint) -> None: ...
+
+    def webhook_endpoints(self, key_prefix: str | None = None) -> list[WebhookEndpoint]:
+        """The endpoints of ``key_prefix`` (default: every key's), oldest first."""
+        ...
+
+    def webhook_endpoint(self, endpoint_id: str) -> WebhookEndpoint | None: ...
+
+    def add_alert_rule(self, rule: AlertRule) -> None: ...
+
+    def alert_rules(self, key_prefix: str | None = None, *, deleted: bool = False) -> list[AlertRule]:
+        """The rules of ``key_prefix`` (default: every key's), oldest first; deleted ones too with ``deleted``."""
+        ...
+
+    def alert_rule(self, rule_id: str) -> AlertRule | None:
+        """The rule ``rule_id``, deleted or not."""
+        ...
+
+    def delete_alert_rule(self, rule_id: str, at: dt.datetime) -> bool:
+        """Mark the rule deleted (its events stay); False when it is unknown or deleted already."""
+        ...
+
+    def alert_rules_version(self) -> tuple[int, str]:
+        """A fingerprint that changes whenever a rule is added, deleted or armed (its first number is 0 while there
+        is no rule); cheap enough to ask every second."""
+        ...
+
+    def record_alert_events(
+        self, new: Sequence[AlertEvent], revoked: Sequence[str], armed: Mapping[str, dt.date]
+    ) -> None:
+        """One evaluation's outcome, in one transaction: the ``new`` events (pending delivery), the ids of events
+        the data no longer supports (``active`` turned off) and the rules armed at a day (``armed``)."""
+        ...
+
+    def alert_events(
+        self,
+        *,
+        key_prefix: str | None = None,
+        rule_id: str | None = None,
+        status: str | None = None,
+        active: bool | None = None,
+        limit: int = 1000,
+    ) -> list[AlertEvent]:
+        """Events matching every condition given, oldest first, at most ``limit``."""
+        ...
+
+    def alert_event(self, event_id: str) -> AlertEvent | None: ...
+
+    def due_alert_events(self, now: dt.datetime, *, limit: int = 100) -> list[AlertEvent]:
+        """Pending events whose next attempt is due at ``now``, longest due first."""
+        ...
+
+    def next_alert_due(self) -> dt.datetime | None:
+        """When the earliest pending event is due; None when none is pending. Cheap enough to ask every second."""
+        ...
+
+    def update_delivery(
+        self,
+        event_id: str,
+        *,
+        status: str,
+        attempts: int,
+        next_attempt_at: dt.datetime,
+        last_error: str | None = None,
+        delivered_at: dt.datetime | None = None,
+    ) -> bool:
+        """Record an attempt's outcome on a pending event; False when it is not pending (any more)."""
+        ...
+
+    def replay_alert_event(self, event_id: str, now: dt.datetime) -> bool:
+        """Put a dead letter back in the outbox, due ``now``, with a fresh round of retries; False when
+        ``event_id`` is no dead letter."""
+        ...
+
+    def delivery_counts(self) -> dict[str, tuple[int, int]]:
+        """Per delivery status: (events, attempts made)."""
+        ...
+
+
+class Store(MarketData, LeaseStore, KeyStore, FeatureStore, ModelStore, Versioned, AlertStore, Protocol):
     """Every store protocol at once: one backend (DuckDB or PostgreSQL) behind one URL."""
 
     url: str

@@ -11,6 +11,7 @@ import json
 from typing import Any, Final
 
 from coinseason.errors import StoreError
+from coinseason.store.alert_tables import alert_ddl
 from coinseason.store.records import SCHEMA_VERSION, DataVersion, ImportRecord, ModelArtifact, SourceSummary, utc
 
 
@@ -80,7 +81,7 @@ CREATE TABLE IF NOT EXISTS ingest_cursors (
 CREATE TABLE IF NOT EXISTS ingest_leases (
     name VARCHAR PRIMARY KEY, owner VARCHAR NOT NULL, expires_at TIMESTAMPTZ NOT NULL
 );
-"""
+""" + alert_ddl(key=key)
 
 
 def pyformat(query: str) -> str:
