@@ -10,6 +10,7 @@ from coinseason.cli.index import breakdown, coins, index_app, seasons
 from coinseason.cli.ingest import ingest_app
 from coinseason.cli.keys import keys_app
 from coinseason.cli.live import live
+from coinseason.cli.mcp import mcp
 from coinseason.cli.model import features_app, model_app, outlook
 from coinseason.cli.runtime import Runtime
 from coinseason.cli.serve import serve
@@ -35,6 +36,7 @@ app.command("risk")(risk)
 app.command("rebalance")(rebalance)
 app.command("live")(live)
 app.command("outlook")(outlook)
+app.command("mcp")(mcp)
 app.add_typer(index_app, name="index")
 app.add_typer(keys_app, name="keys")
 app.add_typer(ingest_app, name="ingest")
