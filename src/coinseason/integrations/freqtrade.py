@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, Self
 
@@ -271,6 +272,23 @@ class CoinseasonFeed:
         if env.get("COINSEASON_DB"):
             return cls(db=env["COINSEASON_DB"], query=query)
         raise ConfigError("set COINSEASON_URL (a coinseason server) or COINSEASON_DB (a local store) for the feed")
+
+    @classmethod
+    def from_config(cls, options: Mapping[str, Any]) -> CoinseasonFeed:
+        """A feed from the ``"coinseason"`` section of a freqtrade configuration: ``url`` (+ ``api_key``) or
+        ``db``, and any of ``top``, ``window``, ``exclude``, ``universe``, ``source``, ``outlook_days``; without
+        ``url`` or ``db``, the environment's (:meth:`from_env`)."""
+        series = ("top", "window", "exclude", "universe", "source", "outlook_days")
+        known = {"url", "db", "api_key", *series}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(f"unknown coinseason option(s) {', '.join(unknown)}: use {', '.join(sorted(known))}")
+        query = SeriesQuery(**{k: options[k] for k in series if k in options})
+        if options.get("url"):
+            return cls(url=str(options["url"]), api_key=options.get("api_key"), query=query)
+        if options.get("db"):
+            return cls(db=str(options["db"]), query=query)
+        return cls.from_env(query)
 
     def series(self) -> pl.DataFrame:
         """The daily series, fetched again when older than ``refresh``."""
