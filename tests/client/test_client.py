@@ -23,6 +23,7 @@ from coinseason.client import (
     InvalidRequest,
     NotFound,
     RateLimited,
+    StreamMessage,
     Unauthorized,
     Unreachable,
 )
@@ -38,6 +39,7 @@ LAST_DAY = SMALL_MARKET_DAYS[-1]
 class Served:
     server: Server
     key: str
+    db: str
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     env = {"COINSEASON_ANONYMOUS_RATE_LIMIT_PER_MINUTE": str(ANON_LIMIT)}
     args = ["--db", db, "--import", str(small_market_csv(root / "m.csv")), "--format", "tidy"]
     with serve(args, log=root / "server.log", env=env) as server:
-        yield Served(server=server, key=made.stdout.strip())
+        yield Served(server=server, key=made.stdout.strip(), db=db)
 
 
 class Recording(httpx.HTTPTransport):
@@ -217,3 +219,43 @@ def test_no_server_is_a_temporary_error(tmp_path: Path) -> None:
     with Client(f"http://127.0.0.1:{free_port()}", timeout=2.0) as client, pytest.raises(Unreachable) as failed:
         client.methodology()
     assert isinstance(failed.value, TemporaryError)
+
+
+def test_the_stream_pushes_the_dominance_of_a_day_imported_while_listening(served: Served, tmp_path: Path) -> None:
+    """Each import adds one more day (BTC at 10 %/day, as in the market); the server sees the write and pushes the
+    new dominance. Imports go on, one day after another (at most 5), until the push is read."""
+
+    async def scenario() -> tuple[StreamMessage, list[dt.date]]:
+        async with AsyncClient(served.server.url, api_key=served.key) as client:
+            stream = client.stream(["dominance"])
+            first = asyncio.ensure_future(anext(stream))
+            added: list[dt.date] = []
+            for n in range(10, 15):
+                day = dt.date(2024, 1, 1) + dt.timedelta(days=n)
+                row = f"bitcoin,btc,Bitcoin,{day},{100 * 1.1**n},{1e9 * 1.1**n}"
+                path = tmp_path / f"{day}.csv"
+                path.write_text(f"coin_id,symbol,name,date,price,market_cap\n{row}\n")
+                done = await asyncio.to_thread(coinseason, "import", str(path), "--format", "tidy", "--db", served.db)
+                assert done.returncode == 0, done.stderr
+                added.append(day)
+                finished, _ = await asyncio.wait({first}, timeout=5)
+                if finished:
+                    await stream.aclose()
+                    return first.result(), added
+            raise AssertionError(f"no push after importing {added}")
+
+    message, added = asyncio.run(scenario())
+    assert message.topic == "dominance"
+    assert dt.date.fromisoformat(message.data["date"]) in added
+    with Client(served.server.url, api_key=served.key) as client:
+        assert client.dominance_latest().date == added[-1]
+
+
+def test_the_stream_refuses_a_bad_key(served: Served) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(served.server.url, api_key="cs_AAAAAAAA_" + "A" * 43) as client:
+            async for _ in client.stream():
+                break
+
+    with pytest.raises(Unauthorized):
+        asyncio.run(scenario())

@@ -24,6 +24,7 @@ from coinseason.client.errors import (
     UnexpectedResponse,
     Unreachable,
 )
+from coinseason.client.streaming import StreamMessage
 
 __all__ = [
     "ApiError",
@@ -33,6 +34,7 @@ __all__ = [
     "NotFound",
     "RateLimited",
     "ServerError",
+    "StreamMessage",
     "Unauthorized",
     "Unavailable",
     "UnexpectedResponse",

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
@@ -54,6 +54,7 @@ from coinseason.client.exchange import (
     Exchange,
     RetryPolicy,
 )
+from coinseason.client.streaming import StreamMessage, Topic, messages
 
 if TYPE_CHECKING:
     from coinseason.api.routes.outlook import Correlations, Outlook, SeriesResponse
@@ -86,6 +87,8 @@ class AsyncClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+        self._base_url = base_url
+        self._timeout = timeout
         self._exchange = Exchange(
             api_key=api_key,
             retry=RetryPolicy(max_wait=max_wait, max_retries=max_retries),
@@ -220,6 +223,12 @@ class AsyncClient:
 
     async def rebalance(self, request: RebalanceRequest) -> RebalanceResponse:
         return await self.run(calls.rebalance(request))
+
+    # stream
+    def stream(self, topics: Sequence[Topic] = ("season", "dominance")) -> AsyncGenerator[StreamMessage, None]:
+        """``WS /v1/stream``: the updates of ``topics`` as the server pushes them (``async for message in ...``),
+        until it closes the stream; a refused key raises :class:`~coinseason.client.errors.Unauthorized`."""
+        return messages(self._base_url, topics, api_key=self._exchange.api_key, open_timeout=self._timeout)
 
     # health
     async def healthz(self) -> Health:
