@@ -137,3 +137,38 @@ def test_the_example_strategy_trades_the_seasons_in_freqtrade(tmp_path: Path) ->
         (hour(29), hour(38, 23), "force_exit"),  # altcoin season again day 28; open at the last candle's close
     ], run.stderr[-2000:]
     assert {t["enter_tag"] for t in trades} == {"altcoin season"}
+
+
+MERGE_SCRIPT = """
+import datetime as dt, json
+import pandas as pd, polars as pl
+from freqtrade.strategy import merge_informative_pair
+from coinseason.integrations.freqtrade import merge_coinseason
+
+days = [dt.date(2024, 1, d) for d in (3, 4, 5, 6)]
+values = [10.0, 20.0, 30.0, 40.0]
+series = pl.DataFrame({"date": days, "altcoin_season_index": values})
+informative = pd.DataFrame({"date": pd.to_datetime([str(d) for d in days], utc=True), "value": values})
+out = {}
+for tf, step in (("5m", "5min"), ("1h", "1h"), ("4h", "4h"), ("1d", "1D")):
+    base = pd.DataFrame({"date": pd.date_range("2024-01-03", "2024-01-07 23:59", freq=step, tz="UTC"), "close": 1.0})
+    theirs = merge_informative_pair(base, informative, tf, "1d", ffill=True)["value_1d"]
+    close = merge_coinseason(base, series, timeframe=tf, at="close")["cs_altcoin_season_index"]
+    opened = merge_coinseason(base, series, timeframe=tf)["cs_altcoin_season_index"]
+    out[tf] = [s.fillna(-1).tolist() for s in (theirs, close, opened)]
+print(json.dumps(out))
+"""
+
+
+def test_at_close_places_values_exactly_as_merge_informative_pair() -> None:
+    """freqtrade's ``merge_informative_pair`` of the series as a 1d informative frame, against ``at="close"`` (the
+    same placement) and the default ``at="open"`` (one candle later) on 5m, 1h, 4h and 1d candles."""
+    python = freqtrade_python()
+    run = subprocess.run([python, "-c", MERGE_SCRIPT], capture_output=True, text=True, env=clean_env(), timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    found = json.loads(run.stdout.strip().splitlines()[-1])
+    assert set(found) == {"5m", "1h", "4h", "1d"}
+    for timeframe, (theirs, close, opened) in found.items():
+        assert close == theirs, timeframe
+        assert opened == [-1, *theirs[:-1]], timeframe  # the same values, each one candle later
+        assert set(theirs) >= {10, 20, 30, 40}, timeframe  # every day reached the candles
