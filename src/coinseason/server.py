@@ -16,6 +16,7 @@ streamable HTTP (behind the API's key and rate-limit checks) or stdio.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -113,6 +114,7 @@ def create_app_from_handoff() -> FastAPI:
 def _api_for_tools(settings: Settings, store: Store | None, clock: Clock) -> tuple[FastAPI, httpx.AsyncClient]:
     """The API app the MCP tools call (with the store watch, no ingestion or live feed), and a client of it in
     this process. The client enters FastAPI behind the front door: the MCP request was checked once already."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a log line per tool call to the in-process API
     api = api_app.create_app(settings, store=store, clock=clock, jobs=[StoreWatch()])
     publisher: Publisher = api.state.publisher
     publisher.note_version()
