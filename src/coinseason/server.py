@@ -9,16 +9,26 @@ background jobs the settings ask for: the live exchange feed when ``live`` is on
 (``uvicorn.run("coinseason.server:create_app_from_handoff", factory=True, ...)``): it builds the app from the
 settings ``coinseason serve`` validated and handed over in :data:`~coinseason.settings.HANDOFF_ENV`, and reads
 nothing else from the environment.
+
+:func:`create_mcp_app` and :func:`run_mcp_stdio` are ``coinseason mcp``: the MCP tools over the same API, over
+streamable HTTP (behind the API's key and rate-limit checks) or stdio.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from coinseason.api import app as api_app
+from coinseason.api.http.cache import ResponseCache
+from coinseason.api.http.guard import FrontDoor
 from coinseason.api.http.invalidation import Invalidation
 from coinseason.api.http.limits import RateLimiter
 from coinseason.api.publishing import Publisher
@@ -28,6 +38,7 @@ from coinseason.errors import ConfigError
 from coinseason.live.job import live_job
 from coinseason.live.reference import ExchangeReference
 from coinseason.logs import configure_logging
+from coinseason.mcp.tools import build_server
 from coinseason.services.alerts.job import AlertJob
 from coinseason.services.hooks import Job
 from coinseason.services.ingestion.factory import ingestion_job
@@ -35,7 +46,21 @@ from coinseason.settings import HANDOFF_ENV, Settings
 from coinseason.store import Store
 from coinseason.web import mount_dashboard
 
-__all__ = ["alert_jobs", "background_jobs", "create_app", "create_app_from_handoff"]
+__all__ = [
+    "alert_jobs",
+    "MCP_PATH",
+    "background_jobs",
+    "create_app",
+    "create_app_from_handoff",
+    "create_mcp_app",
+    "create_mcp_app_from_handoff",
+    "run_mcp_stdio",
+]
+
+MCP_PATH = "/mcp"
+"""Where ``coinseason mcp --transport http`` answers MCP's streamable HTTP."""
+_INSIDE = "http://coinseason.internal"
+"""Base URL of the in-process API the MCP tools call (no network: an ASGI transport)."""
 
 
 def background_jobs(settings: Settings) -> list[Job]:
@@ -92,3 +117,57 @@ def create_app_from_handoff() -> FastAPI:
     settings = Settings.from_handoff(handoff)
     configure_logging(settings.log.level, json=settings.log.json_lines)
     return create_app(settings)
+
+
+def _api_for_tools(settings: Settings, store: Store | None, clock: Clock) -> tuple[FastAPI, httpx.AsyncClient]:
+    """The API app the MCP tools call (with the store watch, no ingestion or live feed), and a client of it in
+    this process. The client enters FastAPI behind the front door: the MCP request was checked once already."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a log line per tool call to the in-process API
+    api = api_app.create_app(settings, store=store, clock=clock, jobs=[StoreWatch()])
+    publisher: Publisher = api.state.publisher
+    publisher.note_version()
+    behind = api.behind_front if isinstance(api, api_app.CoinseasonAPI) else api
+    return api, httpx.AsyncClient(transport=httpx.ASGITransport(app=behind), base_url=_INSIDE)
+
+
+def create_mcp_app(settings: Settings, *, store: Store | None = None, clock: Clock = utc_now) -> Starlette:
+    """``coinseason mcp --transport http``: MCP's streamable HTTP at :data:`MCP_PATH`, behind the API's own
+    front door (:class:`~coinseason.api.http.guard.FrontDoor`): the same ``X-API-Key`` check, the same rate limits
+    (the same limiter, so an MCP request counts as an API request), the same request ids and access log."""
+    api, inside = _api_for_tools(settings, store, clock)
+    mcp = build_server(inside).streamable_http_app(streamable_http_path=MCP_PATH, host=settings.api.host)
+    state = api.state.api
+    door = FrontDoor(
+        mcp,
+        settings=settings,
+        metrics=state.metrics,
+        limiter=state.limiter,
+        cache=ResponseCache(max_entries=1),  # MCP answers are never cached at the door
+        verify_key=state.keys.verify,
+        prefix=MCP_PATH,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with api.router.lifespan_context(api), mcp.router.lifespan_context(mcp), inside:
+            yield
+
+    return Starlette(routes=[Mount("/", app=door)], lifespan=lifespan)
+
+
+def create_mcp_app_from_handoff() -> Starlette:
+    """:func:`create_mcp_app` of the settings ``coinseason mcp`` handed over, for ``uvicorn --factory``."""
+    handoff = os.environ.get(HANDOFF_ENV)
+    if handoff is None:
+        raise ConfigError(f"{HANDOFF_ENV} is not set: start the MCP server with coinseason mcp")
+    settings = Settings.from_handoff(handoff)
+    configure_logging(settings.log.level, json=settings.log.json_lines)
+    return create_mcp_app(settings)
+
+
+async def run_mcp_stdio(settings: Settings, *, store: Store | None = None, clock: Clock = utc_now) -> None:
+    """``coinseason mcp``: the MCP tools over stdin/stdout for one local assistant, until stdin closes. Logs go to
+    stderr (stdout carries the protocol); no key is asked (whoever runs it can read the store anyway)."""
+    api, inside = _api_for_tools(settings, store, clock)
+    async with api.router.lifespan_context(api), inside:
+        await build_server(inside).run_stdio_async()

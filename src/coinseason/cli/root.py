@@ -30,6 +30,7 @@ COMMANDS: dict[str, Lazy] = {
     "ingest": Lazy("coinseason.cli.ingest:ingest_app", "Live data: backfill history and take scheduled snapshots."),
     "model": Lazy("coinseason.cli.model:model_app", "Early-warning models of season transitions."),
     "features": Lazy("coinseason.cli.model:features_app", "Feature data: sentiment, on-chain, macro (point in time)."),
+    "mcp": Lazy("coinseason.cli.mcp:mcp", "MCP server for AI assistants: seasons and dominance as tools."),
     "alerts": Lazy("coinseason.cli.alerts:alerts_app", "Alert rules and signed webhooks: add, list, remove, test."),
 }
 """Every command, in the order ``--help`` lists them: name → where it lives and its one-line help."""

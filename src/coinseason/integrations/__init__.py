@@ -1,0 +1,1 @@
+"""Coinseason inside the tools people already run: trading bots (:mod:`coinseason.integrations.freqtrade`)."""
