@@ -55,6 +55,8 @@ def launch_mcp(settings: Settings, transport: McpTransport) -> None:
     import uvicorn
     from uvicorn.importer import import_from_string
 
+    from coinseason.settings import HANDOFF_ENV
+
     os.environ[HANDOFF_ENV] = settings.to_handoff()
     if transport == "stdio":
         asyncio.run(import_from_string(MCP_STDIO)(settings))
