@@ -81,7 +81,7 @@ def dominance(
             interval=resample_interval(interval),
         )
         method = service.method(source, exclude, universe=universe, interval=interval.value)
-        emit(frame, fmt, f"Dominance, universe {universe}", method)
+        emit(frame, fmt, f"Dominance (%) of {method['dominance']}", method)
 
 
 def seasons(
