@@ -4,6 +4,7 @@ attempt to reach another host (aborted: the page must work offline), and screens
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,8 +22,8 @@ from tests.web.artifacts import SCREENSHOT
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, ensure_chromium
 
 REDIS_URL = os.environ.get("COINSEASON_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-"""Screenshots go here: ``/artifacts/`` in .gitignore."""
+ARTIFACTS = Path(os.environ.get("COINSEASON_TEST_ARTIFACTS") or Path(__file__).resolve().parents[2] / "artifacts")
+"""Screenshots go here: ``COINSEASON_TEST_ARTIFACTS`` when set, else ``/artifacts/`` of the repository (git-ignored)."""
 PAGE_TIMEOUT_MS = 20_000
 
 
@@ -123,9 +124,12 @@ def answered_as_designed(message: ConsoleMessage) -> bool:
     return path == "/readyz" or ("404" in message.text and path.startswith(OPTIONAL_PATHS))
 
 
-def open_dashboard(browser: Browser, url: str, **context: object) -> Dashboard:
-    """A fresh context and page on ``url``; requests to any other host are recorded and aborted."""
+def open_dashboard(browser: Browser, url: str, *, clock: dt.datetime | None = None, **context: object) -> Dashboard:
+    """A fresh context and page on ``url``; requests to any other host are recorded and aborted. ``clock``: the time
+    the page's clock says (``Date.now``), fixed, timers still running."""
     page = browser.new_context(accept_downloads=True, **context).new_page()  # type: ignore[arg-type]
+    if clock is not None:
+        page.clock.set_fixed_time(clock)
     page.set_default_timeout(PAGE_TIMEOUT_MS)
     board = Dashboard(page)
     home = urlsplit(url).netloc

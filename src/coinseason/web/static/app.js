@@ -354,9 +354,11 @@
     drawGlance("btcd-all", dom?.whole_market?.glance, 2, " %");
     const basis = $("dominance-basis");
     basis.hidden = !v.btc_dominance_basis;
+    const wholeBasis = (dom?.whole_market?.basis ?? "every coin of the source, nothing excluded")
+      .replace(/^whole market: /, "");
     basis.textContent = whole ? `BTC dominance: share of ${v.btc_dominance_basis}.` : v.btc_dominance_basis
-      ? `BTC dominance: share of ${v.btc_dominance_basis}. Whole market: of ${dom?.whole_market?.basis ??
-        "every coin of the source, nothing excluded"} (the figure CoinMarketCap and CoinGecko publish).` : "";
+      ? `BTC dominance: share of ${v.btc_dominance_basis}. Whole market: share of ${wholeBasis} (the figure ` +
+        "CoinMarketCap and CoinGecko publish)." : "";
     $("season").textContent = data.latest ? SEASON_NAMES[v.season] + (v.season_since ? ` since ${v.season_since}` : "")
       : "–";
     $("now-title").textContent = v.date ? `Latest values: ${v.date}` : "Latest values";
