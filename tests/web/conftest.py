@@ -26,6 +26,13 @@ ARTIFACTS = Path(os.environ.get("COINSEASON_TEST_ARTIFACTS") or Path(__file__).r
 """Screenshots go here: ``COINSEASON_TEST_ARTIFACTS`` when set, else ``/artifacts/`` of the repository (git-ignored)."""
 PAGE_TIMEOUT_MS = 20_000
 
+CHART_FITS = """(id) => {
+  const gd = document.getElementById(id);
+  const svg = gd.querySelector(".main-svg");
+  return svg !== null && Math.abs(svg.getBoundingClientRect().width - gd.clientWidth) <= 1;
+}"""
+"""A chart (by element id) drawn as wide as its box, within a pixel."""
+
 
 def half_up(value: float | None, digits: int) -> str:
     """``value`` as JavaScript's ``toFixed(digits)`` writes it: the exact binary value rounded half up."""

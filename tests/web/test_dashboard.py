@@ -24,7 +24,7 @@ from playwright.sync_api import Browser
 
 from tests.api.serve_helpers import Server, serve
 from tests.conftest import COINGECKO_DAILY, shared_file
-from tests.web.conftest import Dashboard, close_dashboard, half_up, open_dashboard
+from tests.web.conftest import CHART_FITS, Dashboard, close_dashboard, half_up, open_dashboard
 
 LEADERS = 120
 UNLIMITED = {"COINSEASON_ANONYMOUS_RATE_LIMIT_PER_MINUTE": "1000000"}
@@ -450,12 +450,6 @@ OVERFLOW = """() => {
     }
   }
   return { width, scrollWidth: document.documentElement.scrollWidth, beyond: beyond.slice(0, 10) };
-}"""
-
-CHART_FITS = """(id) => {
-  const gd = document.getElementById(id);
-  const svg = gd.querySelector(".main-svg");
-  return svg !== null && Math.abs(svg.getBoundingClientRect().width - gd.clientWidth) <= 1;
 }"""
 
 

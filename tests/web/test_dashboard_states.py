@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,10 +15,13 @@ import pytest
 from playwright.sync_api import Browser
 
 from coinseason.api.state import ApiState
+from coinseason.providers.files import FileFormat
 from coinseason.server import create_app
+from coinseason.services.importing import ImportService
 from coinseason.settings import Settings
 from coinseason.store import DuckDBStore
-from tests.web.conftest import close_dashboard, open_dashboard
+from tests.conftest import fixed_clock, small_market_csv
+from tests.web.conftest import CHART_FITS, close_dashboard, open_dashboard
 from tests.web.test_dashboard_local import serving
 
 NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
@@ -58,6 +62,8 @@ def test_an_empty_store_names_both_routes(empty: Empty, browser: Browser, reques
         assert page.inner_text("#empty-detail") == f"The server says: {detail}"
         assert page.inner_text("#status") == "No data yet"
         assert page.locator("#progress").is_hidden(), "no backfill runs"
+        for card in ("section.now", "#methodology", "#season-chart", "#periods"):
+            assert page.locator(card).is_hidden(), f"{card}: no empty data cards under the panel"
         assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]
         board.screenshot("dashboard-empty-390.png", request)
     finally:
@@ -115,3 +121,38 @@ def test_the_backfill_progress_shows_while_it_runs(
             close_dashboard(board, expected=NOT_FOUND)
     finally:
         del empty.state.statuses["backfill"]
+
+
+def test_data_landing_in_an_empty_store_replaces_the_panel(
+    tmp_path: Path, browser: Browser, request: pytest.FixtureRequest
+) -> None:
+    db = tmp_path / "landing.duckdb"
+    DuckDBStore(db).close()
+    app = create_app(Settings(db=str(db)), clock=lambda: NOW)
+    with serving(app) as url:
+        board = open_dashboard(browser, f"{url}/?top=3&window=3", viewport=VIEWPORT, is_mobile=True, clock=NOW)
+        try:
+            board.wait_loaded()
+            page = board.page
+            assert page.locator("#empty").is_visible()
+            page.wait_for_function("document.getElementById('live').textContent === 'on'")
+            loads = board.loads()
+            # another process imports a file: the server's store watch reloads and pushes, the page loads again
+            store = DuckDBStore(db)
+            try:
+                ImportService(store, clock=fixed_clock).import_file(
+                    small_market_csv(tmp_path / "m.csv"), FileFormat.TIDY
+                )
+            finally:
+                store.close()
+            board.wait_loaded(loads + 1)
+            page.wait_for_function("document.getElementById('empty').hidden")
+            assert page.locator("#error").is_hidden(), page.inner_text("#error")
+            assert page.inner_text("#now-title") == "Latest values: 2024-01-10"
+            assert page.inner_text("#asi") == "50.0"
+            for chart in ("season-chart", "dominance-chart", "breakdown-chart"):
+                page.wait_for_function(CHART_FITS, arg=chart)  # drawn while hidden, sized to its box once shown
+            assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]
+            board.screenshot("dashboard-landed-390.png", request)
+        finally:
+            close_dashboard(board, expected=NOT_FOUND)

@@ -182,9 +182,15 @@
   }
 
   function showEmpty(detail) {
+    const was = document.body.classList.contains("is-empty");
     $("empty").hidden = detail === null;
     $("empty-detail").textContent = detail ? `The server says: ${detail}` : "";
-    document.body.classList.toggle("is-empty", detail !== null);
+    document.body.classList.toggle("is-empty", detail !== null);  // the style sheet hides the data cards meanwhile
+    if (was && detail === null) {  // data has landed: charts drawn while hidden take their box's size now
+      for (const id of ["season-chart", "dominance-chart", "breakdown-chart"]) {
+        if ($(id).data) window.Plotly.Plots.resize($(id));
+      }
+    }
   }
 
   // -- backfill progress (the first run with a provider), from /readyz's jobs.backfill when the server has one -----
