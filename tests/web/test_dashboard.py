@@ -621,3 +621,50 @@ def test_season_periods_default_to_a_week_and_dates_are_iso(board: Dashboard, ap
     assert "date" not in url_state(board)
     hover = board.chart("season-chart")["layout"]["xaxis"]["hoverformat"]
     assert hover == "%Y-%m-%d"
+
+
+# -- consensus across definitions (#15): drawn from the server's own routes where it has them ------------------------
+
+
+def has_route(api: httpx.Client, path: str) -> bool:
+    return path in get(api, "/openapi.json")["paths"]
+
+
+def test_without_consensus_routes_the_band_and_lines_are_absent(board: Dashboard, api: httpx.Client) -> None:
+    if has_route(api, "/v1/season/consensus"):
+        pytest.skip("this server has the consensus routes: test_consensus_band_and_margin_beside_the_index runs")
+    page = board.page
+    assert page.locator("#error").is_hidden(), "an absent optional route is no error"
+    assert page.locator("#consensus").is_hidden() and page.locator("#margin").is_hidden()
+    assert page.locator("#band-note").is_hidden()
+    assert [t["name"] for t in board.chart("season-chart")["data"]] == ["Altcoin Season Index"]
+
+
+def test_consensus_band_and_margin_beside_the_index(
+    board: Dashboard, api: httpx.Client, request: pytest.FixtureRequest
+) -> None:
+    if not has_route(api, "/v1/season/consensus"):
+        pytest.skip("this build has no /v1/season/consensus: the band is absent (see the test above)")
+    page = board.page
+    consensus = get(api, "/v1/season/consensus")
+    margin = get(api, "/v1/season/margin")
+    band = get(api, "/v1/season/consensus/history")["values"]
+    page.wait_for_function("document.getElementById('season-chart').data.length === 3")
+    traces = {t["name"]: t for t in board.chart("season-chart")["data"]}
+    assert traces["consensus 90 %"]["x"] == [p["date"] for p in band]
+    assert traces["consensus 90 %"]["y"] == [p["p90"] for p in band]
+    assert traces["consensus 10 %"]["y"] == [p["p10"] for p in band]
+    assert traces["consensus 10 %"]["fill"] == "tonexty", "the band is filled between the 10 % and 90 % lines"
+    assert page.locator("#band-note").is_visible()
+    assert page.inner_text("#band-variants") == str(consensus["n_variants"])
+
+    n = consensus["n_valued"]
+    held = math.floor(consensus["agreement"] * n + 0.5)
+    line = page.inner_text("#consensus")
+    assert line.startswith(f"Consensus: {held} of {n} definitions ({half_up(100 * consensus['agreement'], 0)} %)")
+    assert f"10–90 %: {half_up(consensus['p10'], 1)}–{half_up(consensus['p90'], 1)}" in line
+    assert f"median {half_up(consensus['median'], 1)}" in line
+    assert page.inner_text("#margin").startswith(f"Margin: {margin['margin']} coin")
+    close = margin["n_close_above"] + margin["n_close_below"]
+    assert f"; {close} coin" in page.inner_text("#margin")
+    board.screenshot("dashboard-consensus.png", request)
