@@ -184,7 +184,17 @@
   function showEmpty(detail) {
     const was = document.body.classList.contains("is-empty");
     $("empty").hidden = detail === null;
-    $("empty-detail").textContent = detail ? `The server says: ${detail}` : "";
+    // a server that names both routes itself is shown as it says them (`commands` as code); else the page's own list
+    const own = !detail || !(/configure a provider/i.test(detail) && /coinseason import/i.test(detail));
+    for (const e of document.querySelectorAll("#empty .own-routes")) e.hidden = !own;
+    const parts = (detail ?? "").split("`").map((text, i) => {
+      if (i % 2 === 0) return document.createTextNode(text);
+      const code = document.createElement("code");
+      code.textContent = text;
+      return code;
+    });
+    $("empty-detail").replaceChildren(...(detail && own ? [document.createTextNode("The server says: ")] : []), ...parts);
+    $("empty-detail").className = own ? "hint" : "";
     document.body.classList.toggle("is-empty", detail !== null);  // the style sheet hides the data cards meanwhile
     if (was && detail === null) {  // data has landed: charts drawn while hidden take their box's size now
       for (const id of ["season-chart", "dominance-chart", "breakdown-chart"]) {
