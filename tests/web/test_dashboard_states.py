@@ -65,7 +65,7 @@ def test_an_empty_store_names_both_routes(empty: Empty, browser: Browser, reques
             assert page.locator("#empty ol.routes").is_hidden()
             assert page.locator("#empty-detail code").count() == detail.count("`") // 2
         else:  # the page's own two routes beside what the server said
-            assert shown == f"The server says: {detail}"
+            assert shown == f"The server says: {detail.replace('`', '')}"
             assert "coinseason import PATH --format coingecko-daily" in text
             assert "COINSEASON_INGEST_PROVIDER=coingecko coinseason serve" in text
         assert page.inner_text("#status") == "No data yet"
