@@ -4,6 +4,7 @@ attempt to reach another host (aborted: the page must work offline), and screens
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,9 +22,16 @@ from tests.web.artifacts import SCREENSHOT
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, ensure_chromium
 
 REDIS_URL = os.environ.get("COINSEASON_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-"""Screenshots go here: ``/artifacts/`` in .gitignore."""
+ARTIFACTS = Path(os.environ.get("COINSEASON_TEST_ARTIFACTS") or Path(__file__).resolve().parents[2] / "artifacts")
+"""Screenshots go here: ``COINSEASON_TEST_ARTIFACTS`` when set, else ``/artifacts/`` of the repository (git-ignored)."""
 PAGE_TIMEOUT_MS = 20_000
+
+CHART_FITS = """(id) => {
+  const gd = document.getElementById(id);
+  const svg = gd.querySelector(".main-svg");
+  return svg !== null && Math.abs(svg.getBoundingClientRect().width - gd.clientWidth) <= 1;
+}"""
+"""A chart (by element id) drawn as wide as its box, within a pixel."""
 
 
 def half_up(value: float | None, digits: int) -> str:
@@ -110,9 +118,25 @@ class Dashboard:
         return path
 
 
-def open_dashboard(browser: Browser, url: str, **context: object) -> Dashboard:
-    """A fresh context and page on ``url``; requests to any other host are recorded and aborted."""
+OPTIONAL_PATHS = ("/v1/season/consensus", "/v1/season/margin")
+"""Routes the page reads where the server has them (a 404 leaves their part out)."""
+
+
+def answered_as_designed(message: ConsoleMessage) -> bool:
+    """The browser logs every 4xx/5xx answer as an error; two are answers the page reads as designed: ``/readyz``
+    saying "not ready" (503, with the backfill's progress in its body) and a 404 of an optional route."""
+    if not message.text.startswith("Failed to load resource"):
+        return False
+    path = urlsplit(message.location.get("url", "")).path
+    return path == "/readyz" or ("404" in message.text and path.startswith(OPTIONAL_PATHS))
+
+
+def open_dashboard(browser: Browser, url: str, *, clock: dt.datetime | None = None, **context: object) -> Dashboard:
+    """A fresh context and page on ``url``; requests to any other host are recorded and aborted. ``clock``: the time
+    the page's clock says (``Date.now``), fixed, timers still running."""
     page = browser.new_context(accept_downloads=True, **context).new_page()  # type: ignore[arg-type]
+    if clock is not None:
+        page.clock.set_fixed_time(clock)
     page.set_default_timeout(PAGE_TIMEOUT_MS)
     board = Dashboard(page)
     home = urlsplit(url).netloc
@@ -133,7 +157,7 @@ def open_dashboard(browser: Browser, url: str, **context: object) -> Dashboard:
     page.route_web_socket(lambda target: not local(target), refuse_socket)
 
     def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
+        if message.type == "error" and not answered_as_designed(message):
             board.errors.append(f"console: {message.text}")
 
     def on_error(error: Error) -> None:

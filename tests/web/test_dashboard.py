@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from playwright.sync_api import Browser
 
 from tests.api.serve_helpers import Server, serve
 from tests.conftest import COINGECKO_DAILY, shared_file
-from tests.web.conftest import Dashboard, close_dashboard, half_up, open_dashboard
+from tests.web.conftest import CHART_FITS, Dashboard, close_dashboard, half_up, open_dashboard
 
 LEADERS = 120
 UNLIMITED = {"COINSEASON_ANONYMOUS_RATE_LIMIT_PER_MINUTE": "1000000"}
@@ -134,7 +135,7 @@ def test_first_view_shows_what_the_api_answers(
     line = season["data"][0]
     assert line["x"] == [p["date"] for p in history]
     assert line["y"] == [p["value"] for p in history]
-    periods = get(api, "/v1/seasons")["values"]
+    periods = get(api, "/v1/seasons", min_days=7)["values"]
     shaded = [s for s in season["layout"]["shapes"] if s["type"] == "rect"]
     assert [(s["x0"], s["fillcolor"] != "") for s in shaded] == [
         (p["start"], True) for p in periods if p["season"] in ("altcoin", "bitcoin")
@@ -259,7 +260,7 @@ def test_csv_download_is_what_is_shown(board: Dashboard, api: httpx.Client, tmp_
     info.value.save_as(tmp_path / "periods.csv")
     periods = list(csv.DictReader(io.StringIO((tmp_path / "periods.csv").read_text())))
     assert [(r["season"], r["start"], r["end"], int(r["days"])) for r in periods] == [
-        (p["season"], p["start"], p["end"], p["days"]) for p in reversed(get(api, "/v1/seasons")["values"])
+        (p["season"], p["start"], p["end"], p["days"]) for p in reversed(get(api, "/v1/seasons", min_days=7)["values"])
     ], "newest first, as the table shows them"
 
     with page.expect_download() as info:
@@ -420,3 +421,250 @@ def test_phone_width_dark_mode_and_keyboard(browser: Browser, server: Server, re
         board.wait_settled("?top=10&range=3y")
     finally:
         close_dashboard(board)
+
+
+# -- every screen, stale state, figures at a glance, readable bars, ISO dates ---------------------------------------
+
+WIDTHS = (360, 390, 768, 1440)
+BROWSER_NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
+"""The page's clock in the tests that read an age: the data's last day, 2025-07-19, is 506 days before."""
+
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth;
+  const scrollsSideways = (el) => {
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      const x = getComputedStyle(a).overflowX;
+      if (x === "auto" || x === "scroll") return true;
+    }
+    return false;
+  };
+  const beyond = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;  // not laid out (hidden)
+    if (el.matches(".skip:not(:focus)")) continue;  // the skip link waits off screen until focused
+    if (el.closest("#js-plotly-tester")) continue;  // plotly's text-measuring svg, kept far off screen on purpose
+    if ((r.right > width + 0.5 || r.left < -0.5) && !scrollsSideways(el)) {
+      beyond.push(`${el.tagName.toLowerCase()}#${el.id}.${el.className?.baseVal ?? el.className}: ` +
+        `${r.left.toFixed(1)}..${r.right.toFixed(1)}`);
+    }
+  }
+  return { width, scrollWidth: document.documentElement.scrollWidth, beyond: beyond.slice(0, 10) };
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_width_and_theme_fits_the_window(
+    browser: Browser, server: Server, width: int, scheme: str, request: pytest.FixtureRequest
+) -> None:
+    board = open_dashboard(
+        browser,
+        f"{server.url}/",
+        viewport={"width": width, "height": 900},
+        color_scheme=scheme,
+        is_mobile=width < 768,
+        clock=BROWSER_NOW,
+    )
+    try:
+        board.wait_loaded()
+        page = board.page
+        fit = page.evaluate(OVERFLOW)
+        assert fit["scrollWidth"] <= width, fit
+        assert fit["beyond"] == [], f"elements end beyond the {width} px window: {fit['beyond']}"
+        for chart in ("season-chart", "dominance-chart", "breakdown-chart"):
+            assert page.evaluate(CHART_FITS, chart), f"{chart} is not as wide as its box at {width} px"
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == {"light": "rgb(247, 247, 245)", "dark": "rgb(18, 20, 24)"}[scheme]
+        # the wide periods table may scroll sideways, inside its own box only
+        wrap = page.eval_on_selector(
+            ".table-wrap", "w => [w.scrollWidth, w.clientWidth, w.getBoundingClientRect().right]"
+        )
+        assert wrap[2] <= width
+        board.screenshot(f"dashboard-{width}-{scheme}.png", request)
+    finally:
+        close_dashboard(board)
+
+
+def test_charts_redraw_to_their_box_when_the_window_changes(browser: Browser, server: Server) -> None:
+    board = open_dashboard(browser, f"{server.url}/", viewport={"width": 1440, "height": 900})
+    try:
+        board.wait_loaded()
+        page = board.page
+        charts = ("season-chart", "dominance-chart", "breakdown-chart")
+        wide = [page.eval_on_selector(f"#{c} .main-svg", "s => s.getBoundingClientRect().width") for c in charts]
+        for size in ({"width": 390, "height": 844}, {"width": 768, "height": 900}, {"width": 1440, "height": 900}):
+            page.set_viewport_size(size)
+            for chart in charts:
+                page.wait_for_function(CHART_FITS, arg=chart)
+            if size["width"] == 390:
+                narrow = [
+                    page.eval_on_selector(f"#{c} .main-svg", "s => s.getBoundingClientRect().width") for c in charts
+                ]
+                assert all(n < w / 2 for n, w in zip(narrow, wide, strict=True)), (narrow, wide)
+            assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+    finally:
+        close_dashboard(board)
+
+
+def test_stale_values_are_titled_by_their_day_with_their_age_and_how_to_refresh(
+    browser: Browser, server: Server, api: httpx.Client
+) -> None:
+    latest = get(api, "/v1/season/latest")
+    assert latest["date"] == "2025-07-19" and latest["stale"]
+    board = open_dashboard(browser, f"{server.url}/", viewport={"width": 1280, "height": 1600}, clock=BROWSER_NOW)
+    try:
+        board.wait_loaded()
+        page = board.page
+        assert page.inner_text("#now-title") == "Latest values: 2025-07-19", "titled by the day, not 'Now'"
+        assert page.inner_text("#age") == "506 days old"
+        banner = page.inner_text("#stale")
+        assert banner.startswith("Stale data: the latest day, 2025-07-19, is 506 days old; no newer data has landed.")
+        assert "coinseason import PATH --format coingecko-daily" in banner
+        assert "COINSEASON_INGEST_PROVIDER=coingecko" in banner
+    finally:
+        close_dashboard(board)
+
+
+def signed(value: float | None, digits: int) -> str:
+    """As the page writes a change: a minus sign (U+2212), a plus, or ± for zero."""
+    if value is None:
+        return "–"
+    sign = "+" if value > 0 else "−" if value < 0 else "±"
+    return sign + half_up(abs(value), digits)
+
+
+def glance_texts(glance: dict[str, Any], digits: int) -> tuple[list[str], list[str]]:
+    moves = [f"{c['days']} d {signed(c['change'], digits)}" for c in glance["changes"]]
+    return moves, [f"52 w low {half_up(glance['low_52w'], digits)}", f"high {half_up(glance['high_52w'], digits)}"]
+
+
+def test_changes_and_the_yearly_range_sit_beside_each_current_value(board: Dashboard, api: httpx.Client) -> None:
+    page = board.page
+    spans = "(e) => [...e.children].map((s) => s.textContent)"
+    latest = get(api, "/v1/season/latest")
+    dominance = get(api, "/v1/dominance/latest")
+    for figure, glance, digits in (
+        ("asi", latest["glance"], 1),
+        ("btcd", dominance["glance"], 2),
+        ("btcd-all", dominance["whole_market"]["glance"], 2),
+    ):
+        moves, year = glance_texts(glance, digits)
+        assert page.eval_on_selector(f"#{figure}-moves", spans) == moves, figure
+        assert page.eval_on_selector(f"#{figure}-range", spans) == year, figure
+    assert [c["days"] for c in latest["glance"]["changes"]] == [1, 7, 30]
+    # both dominance figures, named: the series' universe and the whole market (the published BTC.D)
+    assert page.inner_text("#btcd") == f"{half_up(latest['btc_dominance'], 2)} %"
+    assert page.inner_text("#btcd-all") == f"{half_up(latest['btc_dominance_whole_market'], 2)} %"
+    assert page.inner_text("#btcd-label") == "BTC dominance, without stablecoins & tokens"
+    basis = page.inner_text("#dominance-basis")
+    assert basis == (
+        f"BTC dominance: share of {latest['btc_dominance_basis']}. Whole market: share of every coin of the source, "
+        "nothing excluded (the figure CoinMarketCap and CoinGecko publish)."
+    )
+    assert dominance["whole_market"]["basis"] == "whole market: every coin of the source, nothing excluded"
+    assert get(api, "/v1/dominance/history")["method"]["dominance"] in page.inner_text("#dominance-caption")
+
+    page.select_option("#exclude", "none")
+    board.wait_settled("?exclude=none")
+    assert page.inner_text("#btcd-label") == "BTC dominance, whole market"
+    assert page.locator("#whole-figure").is_hidden(), "one figure when the series itself has no exclusions"
+
+
+def test_breakdown_bars_stay_readable_with_an_outlier(
+    board: Dashboard, api: httpx.Client, request: pytest.FixtureRequest
+) -> None:
+    # 2025-01-02: virtual-protocol rose about 9,200 % in 90 days while the rest of the top 50 moved tens of percent
+    page = board.page
+    page.fill("#date", "2025-01-02")
+    page.dispatch_event("#date", "change")
+    page.wait_for_function("document.getElementById('breakdown-caption').innerText.startsWith('2025-01-02')")
+    body = get(api, "/v1/season/breakdown", date="2025-01-02")
+    assert_breakdown_matches(board, body)  # the bars keep their true values (hover and CSV say them)
+    chart = board.chart("breakdown-chart")
+    low, high = chart["layout"]["yaxis"]["range"]
+    returns = {r["coin_id"]: r["coin_return_pct"] for r in body["values"] if r["coin_return_pct"] is not None}
+    assert returns["virtual-protocol"] > 9000 and high < 1000, "the outlier no longer sets the scale"
+    btc = body["values"][0]["btc_return_pct"]
+    assert low <= btc <= high and low <= 0 <= high
+    beyond = sorted(c for c, v in returns.items() if not low <= v <= high)
+    inside = [c for c, v in returns.items() if low <= v <= high]
+    assert "virtual-protocol" in beyond and len(inside) >= 0.9 * len(returns)
+    bars = chart["data"][0]
+    shapes = dict(zip(bars["x"], bars["marker"]["pattern"]["shape"], strict=True))
+    assert sorted(c for c, s in shapes.items() if s == "/") == beyond, "the cut bars, and only they, are hatched"
+    notes = {a["x"]: a["text"] for a in chart["layout"]["annotations"]}
+    assert notes["virtual-protocol"] == f"+{math.floor(returns['virtual-protocol'] + 0.5):,} %"
+    assert sorted(notes) == beyond if len(beyond) <= 12 else len(notes) == 12
+    assert "past the scale" in page.inner_text("#breakdown-caption")
+    board.screenshot("dashboard-breakdown-outlier.png", request)
+
+
+def test_season_periods_default_to_a_week_and_dates_are_iso(board: Dashboard, api: httpx.Client) -> None:
+    page = board.page
+    rows = page.eval_on_selector_all("#periods tbody tr", "rows => rows.map(r => r.innerText.split('\\t'))")
+    assert rows and all(int(r[3]) >= 7 for r in rows), "no season period shorter than 7 days by default"
+    every = get(api, "/v1/seasons", min_days=1)["values"]
+    assert len(rows) < len(every) / 2, (len(rows), len(every))
+    assert page.input_value("#min-days") == "7"
+    page.select_option("#min-days", "1")
+    board.wait_settled("?min_days=1")
+    assert page.locator("#periods tbody tr").count() == len(every)
+    assert url_state(board)["min_days"] == "1"
+
+    # the day field takes and shows YYYY-MM-DD, whatever the browser's locale
+    assert page.get_attribute("#date", "type") == "text"
+    assert page.get_attribute("#date", "placeholder") == "YYYY-MM-DD"
+    page.fill("#date", "05/01/2021")
+    page.dispatch_event("#date", "change")
+    assert page.inner_text("#note") == '"05/01/2021" is not a day: write it as YYYY-MM-DD, e.g. 2024-03-18.'
+    assert "date" not in url_state(board)
+    hover = board.chart("season-chart")["layout"]["xaxis"]["hoverformat"]
+    assert hover == "%Y-%m-%d"
+
+
+# -- consensus across definitions (#15): drawn from the server's own routes where it has them ------------------------
+
+
+def has_route(api: httpx.Client, path: str) -> bool:
+    return path in get(api, "/openapi.json")["paths"]
+
+
+def test_without_consensus_routes_the_band_and_lines_are_absent(board: Dashboard, api: httpx.Client) -> None:
+    if has_route(api, "/v1/season/consensus"):
+        pytest.skip("this server has the consensus routes: test_consensus_band_and_margin_beside_the_index runs")
+    page = board.page
+    assert page.locator("#error").is_hidden(), "an absent optional route is no error"
+    assert page.locator("#consensus").is_hidden() and page.locator("#margin").is_hidden()
+    assert page.locator("#band-note").is_hidden()
+    assert [t["name"] for t in board.chart("season-chart")["data"]] == ["Altcoin Season Index"]
+
+
+def test_consensus_band_and_margin_beside_the_index(
+    board: Dashboard, api: httpx.Client, request: pytest.FixtureRequest
+) -> None:
+    if not has_route(api, "/v1/season/consensus"):
+        pytest.skip("this build has no /v1/season/consensus: the band is absent (see the test above)")
+    page = board.page
+    consensus = get(api, "/v1/season/consensus")
+    margin = get(api, "/v1/season/margin")
+    band = get(api, "/v1/season/consensus/history")["values"]
+    page.wait_for_function("document.getElementById('season-chart').data.length === 3")
+    traces = {t["name"]: t for t in board.chart("season-chart")["data"]}
+    assert traces["consensus 90 %"]["x"] == [p["date"] for p in band]
+    assert traces["consensus 90 %"]["y"] == [p["p90"] for p in band]
+    assert traces["consensus 10 %"]["y"] == [p["p10"] for p in band]
+    assert traces["consensus 10 %"]["fill"] == "tonexty", "the band is filled between the 10 % and 90 % lines"
+    assert page.locator("#band-note").is_visible()
+    assert page.inner_text("#band-variants") == str(consensus["n_variants"])
+
+    n = consensus["n_valued"]
+    held = math.floor(consensus["agreement"] * n + 0.5)
+    line = page.inner_text("#consensus")
+    assert line.startswith(f"Consensus: {held} of {n} definitions ({half_up(100 * consensus['agreement'], 0)} %)")
+    assert f"10–90 %: {half_up(consensus['p10'], 1)}–{half_up(consensus['p90'], 1)}" in line
+    assert f"median {half_up(consensus['median'], 1)}" in line
+    assert page.inner_text("#margin").startswith(f"Margin: {margin['margin']} coin")
+    close = margin["n_close_above"] + margin["n_close_below"]
+    assert f"; {close} coin" in page.inner_text("#margin")
+    board.screenshot("dashboard-consensus.png", request)

@@ -34,6 +34,29 @@ class Method(Model):
     universe: str | None = None
     interval: str | None = None
     min_days: int | None = None
+    dominance: str | None = Field(
+        default=None, description="what the dominance figures are shares of: their universe and what it leaves out"
+    )
+
+
+class ChangeAgo(Model):
+    days: int = Field(description="calendar days before the value's day")
+    date: dt.date = Field(description="the day compared with")
+    value: float | None = Field(description="the figure on that day")
+    change: float | None = Field(
+        description="current value minus the value then, in the figure's unit (index points, percentage points)"
+    )
+
+
+class Glance(Model):
+    """A figure beside its recent moves: what a market page shows at a glance."""
+
+    changes: list[ChangeAgo] = Field(description="against 1, 7 and 30 days before")
+    since: dt.date = Field(description="first day of the 52-week range, which ends on the value's day")
+    high_52w: float | None
+    high_52w_date: dt.date | None = Field(description="most recent day of the 52-week high")
+    low_52w: float | None
+    low_52w_date: dt.date | None = Field(description="most recent day of the 52-week low")
 
 
 class SeasonLatest(Model):
@@ -48,6 +71,11 @@ class SeasonLatest(Model):
     n_eligible: int
     n_outperforming: int
     btc_dominance: float | None = Field(description="BTC share of all member coins, percent")
+    btc_dominance_basis: str = Field(description="what btc_dominance is a share of (the exclusions of this series)")
+    btc_dominance_whole_market: float | None = Field(
+        description="BTC share of every coin of the source, nothing excluded (as CoinMarketCap and CoinGecko count)"
+    )
+    glance: Glance = Field(description="the Altcoin Season Index against 1, 7, 30 days before; 52-week high, low")
     methodology_version: str
     method: Method
 
@@ -114,6 +142,17 @@ class DominanceHistory(Model):
     values: list[DominancePoint]
 
 
+class WholeMarketDominance(Model):
+    universe: str = Field(description="all: every coin of the source")
+    exclusion: str = Field(description="none: nothing excluded")
+    basis: str = Field(description="the universe and exclusions in words")
+    btc_dominance: float | None
+    eth_dominance: float | None
+    stablecoin_dominance: float | None
+    total: float | None = Field(description="market cap of every coin of the source, USD")
+    glance: Glance = Field(description="btc_dominance against 1, 7, 30 days before; 52-week high and low")
+
+
 class DominanceLatest(Model):
     date: dt.date
     as_of: dt.datetime
@@ -124,6 +163,11 @@ class DominanceLatest(Model):
     total: float | None
     total2: float | None
     total3: float | None
+    glance: Glance = Field(description="btc_dominance against 1, 7, 30 days before; 52-week high and low")
+    whole_market: WholeMarketDominance = Field(
+        description="the same figures over every coin of the source, nothing excluded: the BTC dominance "
+        "CoinMarketCap and CoinGecko publish"
+    )
     method: Method
 
 

@@ -8,11 +8,13 @@ from typing import Any
 import orjson
 import polars as pl
 
-from coinseason.api.models import DominanceLatest, Method, SeasonLatest
+from coinseason.api.models import ChangeAgo, DominanceLatest, Glance, Method, SeasonLatest, WholeMarketDominance
 from coinseason.api.state import ApiState
 from coinseason.core.resample import Interval
 from coinseason.errors import NoDataError
 from coinseason.services.analytics import METHODOLOGY_VERSION, SeasonQuery
+from coinseason.services.dominance_basis import WHOLE_MARKET_EXCLUDE, WHOLE_MARKET_UNIVERSE, dominance_basis
+from coinseason.services.glance import glance_of
 
 JSON = "application/json"
 
@@ -46,6 +48,22 @@ def last_dominance(
     return frame.row(-1, named=True) if frame.height else None
 
 
+def glance(history: pl.DataFrame, column: str, day: dt.date) -> Glance:
+    g = glance_of(history, column, day)
+    return Glance(
+        changes=[ChangeAgo(days=c.days, date=c.date, value=c.value, change=c.change) for c in g.changes],
+        since=g.since,
+        high_52w=g.high,
+        high_52w_date=g.high_date,
+        low_52w=g.low,
+        low_52w_date=g.low_date,
+    )
+
+
+def _basis(state: ApiState, source: str, universe: str, exclude: str) -> str:
+    return dominance_basis(universe, state.analytics.exclusion(source, exclude).classes)
+
+
 def season_latest(
     state: ApiState,
     *,
@@ -66,6 +84,9 @@ def season_latest(
     runs = state.analytics.season_periods(query, source=name, include_neutral=True)
     since = runs["start"][-1] if runs.height and runs["season"][-1] == last["season"] else None
     dominance = last_dominance(state, source=name, universe="all", exclude=exclude, day=last["date"])
+    whole = last_dominance(
+        state, source=name, universe=WHOLE_MARKET_UNIVERSE, exclude=WHOLE_MARKET_EXCLUDE, day=last["date"]
+    )
     return SeasonLatest(
         **stamped(state, last["date"]),
         altcoin_season_index=last["value"],
@@ -76,6 +97,9 @@ def season_latest(
         n_eligible=last["n_eligible"],
         n_outperforming=last["n_outperforming"],
         btc_dominance=dominance["value"] if dominance else None,
+        btc_dominance_basis=_basis(state, name, "all", exclude),
+        btc_dominance_whole_market=whole["value"] if whole else None,
+        glance=glance(history, "value", last["date"]),
         methodology_version=METHODOLOGY_VERSION,
         method=method(state, name, exclude, **query.parameters()),
     )
@@ -83,9 +107,25 @@ def season_latest(
 
 def dominance_latest(state: ApiState, *, source: str | None, universe: str, exclude: str) -> DominanceLatest:
     name = state.source(source)
-    last = last_dominance(state, source=name, universe=universe, exclude=exclude)
-    if last is None:
+    history = state.analytics.dominance_history(universe=universe, exclude=exclude, source=name)
+    if history.height == 0:
         raise NoDataError(f"source {name!r} has no dominance yet")
+    last = history.row(-1, named=True)
+    whole_history = state.analytics.dominance_history(
+        universe=WHOLE_MARKET_UNIVERSE, exclude=WHOLE_MARKET_EXCLUDE, source=name, end=last["date"]
+    )
+    whole = whole_history.filter(pl.col("date") == last["date"])
+    row: dict[str, Any] = whole.row(0, named=True) if whole.height else {}
+    whole_market = WholeMarketDominance(
+        universe=WHOLE_MARKET_UNIVERSE,
+        exclusion=WHOLE_MARKET_EXCLUDE,
+        basis=_basis(state, name, WHOLE_MARKET_UNIVERSE, WHOLE_MARKET_EXCLUDE),
+        btc_dominance=row.get("value"),
+        eth_dominance=row.get("eth_dominance"),
+        stablecoin_dominance=row.get("stablecoin_dominance"),
+        total=row.get("total"),
+        glance=glance(whole_history, "value", last["date"]),
+    )
     return DominanceLatest(
         **stamped(state, last["date"]),
         btc_dominance=last["value"],
@@ -94,6 +134,8 @@ def dominance_latest(state: ApiState, *, source: str | None, universe: str, excl
         total=last["total"],
         total2=last["total2"],
         total3=last["total3"],
+        glance=glance(history, "value", last["date"]),
+        whole_market=whole_market,
         method=method(state, name, exclude, universe=universe),
     )
 

@@ -86,7 +86,7 @@ def dominance(
             interval=resample_interval(interval),
         )
         method = service.method(source, exclude, universe=universe, interval=interval.value)
-        emit(frame, fmt, f"Dominance, universe {universe}", method, units={"value": "%"})  # BTC dominance
+        emit(frame, fmt, f"Dominance (%) of {method['dominance']}", method, units={"value": "%"})  # BTC dominance
 
 
 def seasons(

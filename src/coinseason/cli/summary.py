@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from coinseason.services.analytics import AnalyticsService, SeasonQuery
+from coinseason.services.dominance_basis import dominance_basis
 
 SUMMARY_MIN_DAYS = 7
 
@@ -40,7 +41,7 @@ def print_summary(console: Console, service: AnalyticsService, *, source: str | 
     )
     console.print(
         f"BTC dominance {dom_last['value']:.2f} %, ETH {dom_last['eth_dominance']:.2f} % "
-        f"(all coins, exclusions applied; total {dom_last['total'] / 1e9:,.0f} B USD)."
+        f"(of {dominance_basis('all', excl.classes)}; total {dom_last['total'] / 1e9:,.0f} B USD)."
     )
     periods = service.season_periods(query, source=loaded.source, min_days=SUMMARY_MIN_DAYS)
     table = Table(title=f"Seasons of at least {SUMMARY_MIN_DAYS} days (last 10 of {periods.height})")

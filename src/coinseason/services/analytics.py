@@ -24,6 +24,7 @@ from coinseason.core.season import (
 from coinseason.data.tidy import TokenClass
 from coinseason.errors import ConfigError, NoDataError
 from coinseason.services.classify import EXCLUSION_METHOD, EXCLUSION_RULE, ClassificationService, ExclusionSet
+from coinseason.services.dominance_basis import dominance_basis
 from coinseason.services.first_steps import EMPTY_STORE
 from coinseason.services.loaded_engine import Loaded, extend_loaded, load_engine
 from coinseason.store.protocols import MarketData
@@ -209,9 +210,12 @@ class AnalyticsService:
         return self._exclusions[key]
 
     def method(self, source: str | None, exclude: str, **parameters: object) -> dict[str, object]:
-        """How a series is made: source, methodology and exclusion-set version, parameters."""
+        """How a series is made: source, methodology and exclusion-set version, parameters; for a dominance series
+        (one with a ``universe``) also what its shares are of, in words."""
         loaded = self.loaded(source)
         excl = self.exclusion(loaded.source, exclude)
+        if "universe" in parameters:
+            parameters["dominance"] = dominance_basis(str(parameters["universe"]), excl.classes)
         return {
             "source": loaded.source,
             "methodology_version": METHODOLOGY_VERSION,
