@@ -71,6 +71,8 @@ class SweepOutcome:
     total: int
     rows: list[dict[str, Any]] = field(default_factory=list)
     stopped: Stopped | None = None
+    worker: int | None = None
+    """The worker's process id (ended by the time the outcome is returned)."""
 
     @property
     def done(self) -> int:
@@ -147,6 +149,7 @@ def run_bounded_sweep(
     parent, child = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_work, args=(child, job, bounds.chunk), name="coinseason-sweep", daemon=True)
     process.start()
+    outcome.worker = process.pid
     child.close()
     deadline = clock() + bounds.seconds
     failure: tuple[str, str] | None = None
