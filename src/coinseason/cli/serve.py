@@ -61,6 +61,7 @@ def serve(
             f"coinseason serving http://{settings.api.host}:{settings.api.port} (docs at /docs) · store "
             f"{redact(settings.db)} · {summary}",
             highlight=False,
+            markup=False,
         )
         configure_logging(settings.log.level, json=settings.log.json_lines)
     run.run_server(settings)

@@ -26,6 +26,7 @@ from coinseason.errors import (
     StoreUnavailable,
     TemporaryError,
 )
+from coinseason.logs import redact_path
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = 2
@@ -79,8 +80,8 @@ def problem_bytes(
         "status": status,
         "detail": detail,
     }
-    if instance is not None:
-        body["instance"] = instance
+    if instance is not None:  # the path, without path parameters (a key may hide there)
+        body["instance"] = redact_path(instance)
     if errors:
         body["errors"] = errors
     for name, value in (extra or {}).items():  # extension members (RFC 9457 3.2) never replace the standard ones
