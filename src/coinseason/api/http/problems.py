@@ -138,6 +138,12 @@ async def _coinseason(request: Request, exc: Exception) -> Response:
     return problem(status, detail, instance=request.url.path, headers=headers)
 
 
+async def _overflow(request: Request, exc: Exception) -> Response:
+    """A number of the request took a computation out of range: the request's fault (422), not a server error."""
+    status, detail = failure(exc)
+    return problem(status, detail, instance=request.url.path)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     """Starlette's last resort (it re-raises afterwards): a problem+json 500 instead of its plain-text page."""
     status, detail = failure(exc)
@@ -148,4 +154,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(CoinseasonError, _coinseason)
+    app.add_exception_handler(OverflowError, _overflow)
+    app.add_exception_handler(FloatingPointError, _overflow)
     app.add_exception_handler(Exception, _unexpected)
