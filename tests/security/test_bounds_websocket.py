@@ -16,6 +16,7 @@ from starlette.websockets import WebSocketDisconnect
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from coinseason.api.routes.stream import MAX_REFUSED_MESSAGES
 from tests.api.serve_helpers import Server, serve
 from tests.conftest import small_market_csv
 from tests.security.bounds_support import app_for, market_db
@@ -64,6 +65,22 @@ def test_a_malformed_message_is_answered_with_an_error_and_the_socket_goes_on(
     records = _stream_records(caplog)
     assert len(records) <= 1, [r.getMessage() for r in records]
     assert all(r.exc_info is None and len(r.getMessage()) < 300 for r in records)
+
+
+def test_a_flood_of_invalid_messages_logs_one_line_and_is_closed(db: str, caplog: pytest.LogCaptureFixture) -> None:
+    """API4:2023 Unrestricted Resource Consumption (log flood, work per message): every invalid message is answered
+    until the cap, one more closes the socket with 1008; the connection wrote one log line in all."""
+    caplog.set_level(logging.INFO)
+    with client_for(db) as client, client.websocket_connect("/v1/stream") as ws:
+        for n in range(MAX_REFUSED_MESSAGES):
+            ws.send_text(MALFORMED[n % len(MALFORMED)])
+            assert "error" in ws.receive_json()
+        ws.send_text('{"subscribe":[{}]}')
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+    assert closed.value.code == 1008
+    records = _stream_records(caplog)
+    assert len(records) == 1 and records[0].exc_info is None
 
 
 def test_a_binary_frame_closes_with_1003(db: str, caplog: pytest.LogCaptureFixture) -> None:

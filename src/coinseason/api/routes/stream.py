@@ -3,9 +3,10 @@
 Whatever a client sends is bounded and checked before anything acts on it: a text message over
 ``COINSEASON_MAX_WS_MESSAGE_BYTES`` closes the socket (1009), a binary frame closes it (1003, unsupported data), a
 message that is not a valid :class:`StreamCommand` is answered ``{"error": ...}`` naming what was wrong, and the
-connection goes on. A client holds at most ``COINSEASON_MAX_WS_CONNECTIONS_PER_CLIENT`` sockets at once (one more is
-closed with 1008) and one socket follows at most ``COINSEASON_MAX_WS_SUBSCRIPTIONS`` topics. Each refusal is one
-short log line, never a traceback.
+connection goes on (up to ``MAX_REFUSED_MESSAGES`` of them; one more closes it with 1008). A client holds at most
+``COINSEASON_MAX_WS_CONNECTIONS_PER_CLIENT`` sockets at once (one more is closed with 1008) and one socket follows
+at most ``COINSEASON_MAX_WS_SUBSCRIPTIONS`` topics. A connection's first refusal is logged in one short line (later
+ones are not: no log flood), never with a traceback.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ log = logging.getLogger("coinseason.api.stream")
 WS_UNSUPPORTED = 1003
 WS_POLICY = 1008
 WS_TOO_BIG = 1009
+MAX_REFUSED_MESSAGES = 10
+"""Invalid messages one connection may send; the next closes it (1008): answering errors is work too."""
 Topic = Literal["season", "dominance", "intraday"]
 USAGE = '{"subscribe": ["season", "dominance", "intraday"]} or {"unsubscribe": [...]}'
 
@@ -89,6 +92,7 @@ async def stream(websocket: WebSocket) -> None:
     topics: frozenset[str] = frozenset()
     sub: Subscription | None = None
     sender: asyncio.Task[None] | None = None
+    refused = 0
     try:
         while True:
             message = await websocket.receive()
@@ -104,14 +108,18 @@ async def stream(websocket: WebSocket) -> None:
                 await websocket.close(code=WS_TOO_BIG, reason=f"message over {limit} bytes")
                 return
             command = parse_command(text)
-            if isinstance(command, str):
-                log.info("stream message refused: %s", command)
-                await websocket.send_text(orjson.dumps({"error": command}).decode())
-                continue
-            wanted = (topics - set(command.unsubscribe)) | set(command.subscribe)
-            if len(wanted) > api.max_ws_subscriptions:
-                refusal = f"at most {api.max_ws_subscriptions} topics on one connection"
-                log.info("stream message refused: %s", refusal)
+            refusal = command if isinstance(command, str) else None
+            if not isinstance(command, str):
+                wanted = (topics - set(command.unsubscribe)) | set(command.subscribe)
+                if len(wanted) > api.max_ws_subscriptions:
+                    refusal = f"at most {api.max_ws_subscriptions} topics on one connection"
+            if refusal is not None:
+                refused += 1
+                if refused == 1:
+                    log.info("stream message refused: %s", refusal)
+                if refused > MAX_REFUSED_MESSAGES:
+                    await websocket.close(code=WS_POLICY, reason=f"over {MAX_REFUSED_MESSAGES} invalid messages")
+                    return
                 await websocket.send_text(orjson.dumps({"error": refusal}).decode())
                 continue
             if sender is not None:
