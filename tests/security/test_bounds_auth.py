@@ -4,6 +4,8 @@ and, once full, before the store is asked at all."""
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,42 @@ def test_a_valid_key_does_not_use_the_failure_bucket(keyed: tuple[str, str]) -> 
             assert client.get("/v1/season/latest", params=Q, headers={"X-API-Key": key}).status_code == 200
         assert_problem(client.get("/v1/season/latest", params=Q, headers={"X-API-Key": WRONG}), 401)
         assert_problem(client.get("/v1/season/latest", params=Q, headers={"X-API-Key": WRONG}), 429)
+
+
+def test_workers_sharing_redis_share_the_failure_bucket(keyed: tuple[str, str]) -> None:
+    """API2:2023 Broken Authentication: with ``COINSEASON_REDIS_URL`` the failures a client makes on one worker
+    count on every other; spreading guesses over workers gains one lookup per worker at most."""
+    import redis
+
+    from tests.api.conftest import REDIS_URL
+    from tests.support.requirements import skip_or_fail
+
+    probe = redis.Redis.from_url(REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
+    try:
+        probe.ping()
+    except redis.RedisError as exc:
+        skip_or_fail(f"Redis at {REDIS_URL} is unreachable ({exc}); set COINSEASON_TEST_REDIS_URL or start Redis")
+    db, _ = keyed
+    address = f"10.9.{os.getpid() % 250}.{secrets.randbelow(250)}"  # this test's own bucket in the shared Redis
+    try:
+        settings = {"allow_anonymous": False, "auth_failures_per_minute": 3, "redis_url": REDIS_URL}
+        first, second = app_for(db, **settings), app_for(db, **settings)
+        assert isinstance(first, CoinseasonAPI) and isinstance(second, CoinseasonAPI)
+        seen = [counting_lookups(app) for app in (first, second)]
+        with TestClient(first, client=(address, 1)) as one, TestClient(second, client=(address, 2)) as two:
+            statuses = [
+                one.get("/v1/season/latest", params=Q, headers={"X-API-Key": f"{WRONG}{n}"}).status_code
+                for n in range(2)
+            ]
+            statuses += [
+                two.get("/v1/season/latest", params=Q, headers={"X-API-Key": f"{WRONG}{n}"}).status_code
+                for n in range(2, 5)
+            ]
+            statuses.append(one.get("/v1/season/latest", params=Q, headers={"X-API-Key": WRONG}).status_code)
+            statuses.append(one.get("/v1/season/latest", params=Q, headers={"X-API-Key": WRONG}).status_code)
+        assert statuses == [401, 401, 401, 429, 429, 429, 429]
+        # a worker looks up until it learns the shared bucket is full: the first 2 + 1, the second 1 + 1
+        assert [len(s) for s in seen] == [3, 2]
+    finally:
+        probe.delete(f"coinseason:rl:authfail:{address}")
+        probe.close()
