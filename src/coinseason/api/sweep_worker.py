@@ -73,6 +73,8 @@ class SweepOutcome:
     stopped: Stopped | None = None
     worker: int | None = None
     """The worker's process id (ended by the time the outcome is returned)."""
+    peak_bytes: int = 0
+    """The most resident memory the worker was seen holding."""
 
     @property
     def done(self) -> int:
@@ -145,17 +147,18 @@ def run_bounded_sweep(
     Blocks the calling thread (call it from a worker thread). The worker's errors are raised here, as the same
     kind of :mod:`coinseason.errors` error."""
     outcome = SweepOutcome(total=len(job.params))
+    deadline = clock() + bounds.seconds  # starting the worker counts too
     ctx = _context()
     parent, child = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_work, args=(child, job, bounds.chunk), name="coinseason-sweep", daemon=True)
     process.start()
     outcome.worker = process.pid
     child.close()
-    deadline = clock() + bounds.seconds
     failure: tuple[str, str] | None = None
     try:
         while True:
             used = resident_bytes(process.pid) if process.pid is not None else None
+            outcome.peak_bytes = max(outcome.peak_bytes, used or 0)
             if used is not None and used > bounds.memory_bytes:
                 outcome.stopped = "memory"
                 break

@@ -35,8 +35,8 @@ router = APIRouter(prefix="/v1", tags=["trading"])
 
 MAX_SWEEP = 64
 """Parameter sets one POST /v1/backtests may run together (its time grows with sets × days)."""
-SWEEP_CHUNK = 16
-"""Sets a sweep's worker simulates together and sends back at once."""
+SWEEP_CHUNK = 8
+"""Sets a sweep's worker simulates together and sends back at once (fewer: more is kept of a stopped sweep)."""
 
 
 def get_trading(request: Request) -> TradingService:
