@@ -108,3 +108,24 @@ def test_a_broken_store_is_a_503_naming_no_file(tmp_path: Path, secret_dir: Path
     problem = assert_problem(answer, 503)
     assert answer.headers["retry-after"]
     assert secret_dir.name not in answer.text and "duckdb" not in problem["detail"]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "1e999", "1e308"])
+@pytest.mark.parametrize(
+    ("method", "path", "template"),
+    [
+        ("POST", "/v1/backtests", '{"params": {"top": 3, "window": 2, "fee_bps": %s}}'),
+        ("POST", "/v1/backtests", '{"params": {"top": 3, "window": 2, "capital": %s}}'),
+        ("GET", "/v1/risk?top=3&order_usd=%s", ""),
+        ("GET", "/v1/season/latest?top=3&window=%s", ""),
+    ],
+)
+def test_out_of_range_numbers_anywhere_are_a_422(
+    client: TestClient, literal: str, method: str, path: str, template: str
+) -> None:
+    """API8:2023 Security Misconfiguration: every number a client sends is range-checked before any work."""
+    if method == "POST":
+        answer = client.post(path, content=template % literal, headers={"Content-Type": "application/json"})
+    else:
+        answer = client.get(path % literal)
+    assert_problem(answer, 422)
