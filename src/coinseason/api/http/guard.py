@@ -2,8 +2,10 @@
 
 For every HTTP request and WebSocket connection it sets the request id (``X-Request-ID`` in, when valid, and out)
 and, for HTTP, writes the access line and counts the request in the metrics. Under ``/v1`` it also refuses a key
-in the URL, a body over the limit, a missing or invalid API key and a client over its rate limit (problem+json, or
-a WebSocket close), adds the rate-limit headers, and answers a GET/HEAD whose response is in the ready-bytes cache
+in the query, a path parameter (``;...``, where a key could hide), a body over the limit (counted as it arrives,
+chunked or not: 413 as soon as it passes, the rest never read), a missing or invalid API key, a client past its
+failed key checks (429 before any store lookup) and a client over its rate limit (problem+json, or a WebSocket
+close), adds the rate-limit headers, and answers a GET/HEAD whose response is in the ready-bytes cache
 (200, or 304 to a matching ``If-None-Match``) without calling FastAPI at all. Everything else passes on to the app,
 whose routes fill the cache.
 
