@@ -118,3 +118,23 @@ def test_workers_sharing_redis_share_the_failure_bucket(keyed: tuple[str, str]) 
     finally:
         probe.delete(f"coinseason:rl:authfail:{address}")
         probe.close()
+
+
+def test_every_operation_under_v1_needs_a_key_when_anonymous_reads_are_off(keyed: tuple[str, str]) -> None:
+    """API5:2023 Broken Function Level Authorization: every operation the OpenAPI document lists under /v1, each
+    method, is refused (401 problem+json) without a key and with a wrong one when anonymous reads are off."""
+    db, _ = keyed
+    with TestClient(app_for(db, allow_anonymous=False, auth_failures_per_minute=1000)) as client:
+        paths = client.get("/openapi.json").json()["paths"]
+        operations = [
+            (method.upper(), path.replace("{coin_id}", "bitcoin"))
+            for path, item in paths.items()
+            if path.startswith("/v1/")
+            for method in item
+            if method in {"get", "post", "put", "patch", "delete"}
+        ]
+        assert len(operations) >= 10, operations
+        for method, path in operations:
+            for headers in ({}, {"X-API-Key": WRONG}):
+                answer = client.request(method, path, headers=headers, json={} if method != "GET" else None)
+                assert_problem(answer, 401)

@@ -129,3 +129,18 @@ def test_out_of_range_numbers_anywhere_are_a_422(
     else:
         answer = client.get(path % literal)
     assert_problem(answer, 422)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/backtests", {"params": {"top": 3, "window": 2, "is_admin": True}}),
+        ("/v1/backtests", {"params": {"top": 3, "window": 2}, "owner": "someone-else"}),
+        ("/v1/portfolio/rebalance", {"holdings": [{"coin_id": "bitcoin", "quantity": 1.0, "price": 1e9}]}),
+    ],
+)
+def test_properties_a_model_does_not_declare_are_refused(client: TestClient, path: str, body: dict[str, Any]) -> None:
+    """API3:2023 Broken Object Property Level Authorization (mass assignment): a property the operation does not
+    declare is a 422 naming it, never silently taken or ignored."""
+    problem = assert_problem(client.post(path, json=body), 422)
+    assert problem["errors"]
