@@ -96,3 +96,30 @@ def test_the_sweep_bounds_come_from_the_settings(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("COINSEASON_SWEEP_MEMORY_MB", "256")
     api = Settings.from_env().api
     assert (api.sweep_seconds, api.sweep_memory_mb) == (5.0, 256)
+
+
+@pytest.mark.parametrize(("seconds", "done"), [(120.0, 3), (0.0, 0)])
+def test_an_in_memory_store_is_swept_in_process_to_its_deadline(tmp_path: Path, seconds: float, done: int) -> None:
+    """API4:2023 Unrestricted Resource Consumption: a store no worker process can open (DuckDB ``:memory:``) is
+    swept in the serving process, still stopped at the deadline (between chunks) and answered the same way."""
+    from coinseason.api.app import create_app
+    from coinseason.providers.files import FileFormat
+    from coinseason.services.importing import ImportService
+    from coinseason.settings import Settings
+    from coinseason.store import DuckDBStore
+    from tests.conftest import fixed_clock, small_market_csv
+
+    store = DuckDBStore(":memory:")
+    ImportService(store, clock=fixed_clock).import_file(small_market_csv(tmp_path / "m.csv"), FileFormat.TIDY)
+    app = create_app(Settings(db=":memory:"), store=store, clock=fixed_clock)
+    app.state.sweep_bounds = SweepBounds(seconds=seconds, memory_bytes=2**40, chunk=2)
+    sweep = [{**PARAMS, "fee_bps": float(n)} for n in range(3)]
+    with TestClient(app) as client:
+        answer = client.post("/v1/backtests", json={"params": PARAMS, "sweep": sweep, "daily": False})
+    store.close()
+    if done == 3:
+        assert answer.status_code == 200, answer.text
+        assert [row["fee_bps"] for row in answer.json()["sweep"]] == [0.0, 1.0, 2.0]
+    else:
+        body = assert_problem(answer, 422)
+        assert (body["sets_done"], body["sets_total"]) == (0, 3)

@@ -9,7 +9,9 @@ itself and sends its rows back chunk by chunk. The parent waits for them until t
 resident memory between waits; at the deadline or over the memory bound it kills the child and answers with
 what came back. Every byte the sweep used goes back to the operating system when the child ends.
 
-Resident memory is read from ``/proc/<pid>/statm`` (Linux); elsewhere only the deadline bounds the sweep.
+Resident memory is read from ``/proc/<pid>/statm`` (Linux); elsewhere only the deadline bounds the sweep. A store
+no other process can open (DuckDB ``:memory:``) is swept here instead (:func:`run_sweep_here`), bounded only by the
+deadline, checked between chunks.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from coinseason.services.trading import BacktestParams, TradingService
 from coinseason.settings import PostgresSettings
 from coinseason.store import open_store
 
-__all__ = ["SweepBounds", "SweepJob", "SweepOutcome", "run_bounded_sweep"]
+__all__ = ["SweepBounds", "SweepJob", "SweepOutcome", "run_bounded_sweep", "run_sweep_here"]
 
 POLL_SECONDS = 0.05
 """How often the parent reads the child's memory while it waits for rows."""
@@ -189,4 +191,20 @@ def run_bounded_sweep(
             process.close()
     if failure is not None:
         _raise_failure(*failure)
+    return outcome
+
+
+def run_sweep_here(
+    service: TradingService, job: SweepJob, bounds: SweepBounds, *, clock: Callable[[], float] = time.monotonic
+) -> SweepOutcome:
+    """Run ``job`` in this process, ``bounds.chunk`` sets at a time, starting no chunk after the deadline: for a
+    store only this process can read (an in-memory one). Memory is not bounded here."""
+    outcome = SweepOutcome(total=len(job.params))
+    deadline = clock() + bounds.seconds
+    for lo in range(0, len(job.params), bounds.chunk):
+        if clock() >= deadline:
+            outcome.stopped = "time"
+            break
+        part = list(job.params[lo : lo + bounds.chunk])
+        outcome.rows += _rows(service.sweep(part, source=job.source, start=job.start, end=job.end))
     return outcome

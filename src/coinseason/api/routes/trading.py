@@ -26,7 +26,7 @@ from coinseason.api.deps import (
 )
 from coinseason.api.http.problems import problem
 from coinseason.api.state import ApiState
-from coinseason.api.sweep_worker import SweepBounds, SweepJob, run_bounded_sweep
+from coinseason.api.sweep_worker import SweepBounds, SweepJob, run_bounded_sweep, run_sweep_here
 from coinseason.services.rebalance import holdings_frame, rebalance
 from coinseason.services.trading import DISCLAIMER, BacktestParams, TradingService
 from coinseason.vocab import DEFAULT_TOP, DEFAULT_WINDOW, MAX_TOP, MAX_WINDOW
@@ -224,7 +224,10 @@ def backtests(
             start=body.start,
             end=body.end,
         )
-        outcome = run_bounded_sweep(job, bounds)
+        if state.store.url.endswith(":memory:"):  # no other process can open it: swept here, deadline only
+            outcome = run_sweep_here(service, job, bounds)
+        else:
+            outcome = run_bounded_sweep(job, bounds)
         if outcome.stopped is not None:
             bound = f"{bounds.seconds:g} s" if outcome.stopped == "time" else f"{bounds.memory_bytes / 2**20:g} MB"
             detail = (
