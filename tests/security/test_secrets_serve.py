@@ -92,7 +92,8 @@ def test_keys_in_the_path_or_the_query_are_refused(run: Run) -> None:
 def test_neither_the_key_nor_the_password_is_in_the_logs_or_the_metrics(run: Run) -> None:
     """API8:2023 Security Misconfiguration (secrets in logs and metrics): the whole output of the run and a scrape
     of /metrics, searched for the key, its secret part and the database password."""
-    secret_part = run.key.rsplit("_", 1)[-1]
+    secret_part = run.key.split("_", 2)[2]  # cs_<prefix>_<secret>: the secret may itself hold "_"
+    assert len(secret_part) >= 32
     for where, text in (("output", run.output), ("metrics", run.metrics)):
         assert run.key not in text, where
         assert secret_part not in text, where
