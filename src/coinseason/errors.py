@@ -127,7 +127,12 @@ class StoreBusy(StoreUnavailable):
 
 
 class LimiterUnavailable(TemporaryError):
-    """The shared rate limiter (Redis) did not answer: the API refuses the request (503) rather than serve unmetered."""
+    """The shared rate limiter (Redis) did not answer: the API refuses the request (503) rather than serve unmetered.
+    ``reason`` says why in words safe to show anyone (no host or password); the message may name the address."""
+
+    def __init__(self, message: str, *, reason: str = "the rate limiter did not answer") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class InvalidationUnavailable(TemporaryError):

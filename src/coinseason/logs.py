@@ -1,7 +1,9 @@
 """Structured logs: one JSON object a line (or plain text), the request id on every line, secrets redacted.
 
-Secrets stay out: the access line names the path without its query string, headers are never logged, and the
-formatters blank ``api_key=``/``key=`` query values and extra fields named like credentials, whoever logs them.
+Secrets stay out: the access line names the path without its query string or path parameters, headers are never
+logged, and the formatters blank ``api_key=``/``key=``/``password=`` values, the password of a URL's userinfo
+(``postgresql://user:[redacted]@host``) and extra fields named like credentials, whoever logs them, in the message,
+the exception and every text field.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "new_request_id",
     "random_id",
     "redact",
+    "redact_path",
     "request_id",
     "sole_handler",
 ]
@@ -35,7 +38,11 @@ __all__ = [
 request_id: ContextVar[str | None] = ContextVar("coinseason_request_id", default=None)
 """The id of the request (or job) being served, set by the API's access layer or a job."""
 
-_SECRET_QUERY = re.compile(r"(?i)([?&;](?:api_key|apikey|api-key|key|token|access_token)=)[^&;\s\"']*")
+_SECRET_QUERY = re.compile(r"(?i)([?&;](?:api_key|apikey|api-key|key|token|access_token|password)=)[^&;\s\"']*")
+_SECRET_USERINFO = re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^:/?#@\s\"']*):[^@/?#\s\"']*@")
+"""``scheme://user:password@``: the password of a URL (a store DSN, a Redis URL)."""
+_SECRET_ASSIGNMENT = re.compile(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&;,]+)")
+"""``password=...`` of a key=value connection string."""
 _SECRET_FIELD = re.compile(r"(?i)(x[_-])?(api[_-]?key|authorization|password|secret|token|cookie)")
 REDACTED = "[redacted]"
 
@@ -56,8 +63,21 @@ def new_request_id() -> str:
 
 
 def redact(text: str) -> str:
-    """``text`` with the values of credential-like query parameters blanked."""
-    return _SECRET_QUERY.sub(r"\1" + REDACTED, text) if "=" in text else text
+    """``text`` with the values of credential-like query parameters and the passwords of URLs blanked (a text
+    without ``=`` and ``@`` is returned as it is, at the cost of two scans)."""
+    if "=" in text:
+        text = _SECRET_QUERY.sub(r"\1" + REDACTED, text)
+        text = _SECRET_ASSIGNMENT.sub(r"\1" + REDACTED, text)
+    if "@" in text:
+        text = _SECRET_USERINFO.sub(r"\1:" + REDACTED + "@", text)
+    return text
+
+
+def redact_path(path: str) -> str:
+    """A request path as logs may show it: everything from a ``;`` (path parameters, where a key may hide) blanked.
+    The API refuses such paths; the log line of the refusal still names none of it."""
+    cut = path.find(";")
+    return path if cut < 0 else path[:cut] + ";" + REDACTED
 
 
 _secret_names: dict[str, bool] = {}
@@ -78,7 +98,7 @@ _NOT_EXTRA = _RECORD_FIELDS | {"request_id"}
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {
-        name: REDACTED if _is_secret(name) else value
+        name: REDACTED if _is_secret(name) else redact(value) if isinstance(value, str) else value
         for name, value in vars(record).items()
         if name not in _NOT_EXTRA and not name.startswith("_")
     }

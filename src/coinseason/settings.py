@@ -97,6 +97,15 @@ class ApiSettings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed to call the API from a browser")
     max_body_bytes: int = Field(default=65_536, ge=1_024, description="largest request body accepted")
     max_ws_message_bytes: int = Field(default=4_096, ge=64, description="largest WebSocket message accepted")
+    max_ws_connections_per_client: int = Field(
+        default=8, ge=1, description="WebSocket connections one client address may hold open at once"
+    )
+    max_ws_subscriptions: int = Field(default=8, ge=1, description="topics one WebSocket connection may follow")
+    auth_failures_per_minute: int = Field(
+        default=10, ge=1, description="failed API key checks a minute per client address, then 429"
+    )
+    sweep_seconds: float = Field(default=20.0, gt=0, le=600, description="wall-clock bound of one backtest sweep")
+    sweep_memory_mb: int = Field(default=1_024, ge=64, description="resident-memory bound of a backtest sweep's worker")
     max_range_days: int = Field(default=20_000, ge=1, description="longest date range one history request may span")
     stale_after_hours: float = Field(default=36.0, gt=0, description="data older than this is marked stale")
     default_source: str | None = Field(default=None, description="source the API serves when a request names none")

@@ -11,7 +11,7 @@ from coinseason.cli.importing import import_with_progress, print_report
 from coinseason.cli.options import DbOption, SourceOption
 from coinseason.cli.output import err, errors
 from coinseason.cli.runtime import open_db, runtime
-from coinseason.logs import configure_logging
+from coinseason.logs import configure_logging, redact
 from coinseason.providers.files import FileFormat
 from coinseason.services.importing import gate_config
 from coinseason.settings import Settings
@@ -59,8 +59,9 @@ def serve(
         summary = ", ".join(f"{s.source} to {s.last_date}" for s in sources) or "no data yet (import a file)"
         err.print(
             f"coinseason serving http://{settings.api.host}:{settings.api.port} (docs at /docs) · store "
-            f"{settings.db} · {summary}",
+            f"{redact(settings.db)} · {summary}",
             highlight=False,
+            markup=False,
         )
         configure_logging(settings.log.level, json=settings.log.json_lines)
     run.run_server(settings)

@@ -12,7 +12,7 @@ from typing import cast
 from starlette.types import Scope
 
 from coinseason.api.http.metrics import UNMATCHED_ROUTE, Metrics
-from coinseason.logs import JsonFormatter, TextFormatter, random_id, request_id, sole_handler
+from coinseason.logs import JsonFormatter, TextFormatter, random_id, redact_path, request_id, sole_handler
 
 __all__ = ["AccessLog", "route_template", "valid_request_id"]
 
@@ -33,7 +33,8 @@ class AccessLog:
     """Counts an answered HTTP request in the metrics and writes its access line (INFO on ``logger_name``).
 
     The line carries method, route (the template when a route matched, else the path), path (never the query
-    string), status, duration_ms and client. Metrics use the template, or ``<unmatched>`` when no route matched.
+    string; path parameters blanked), status, duration_ms and client. Metrics use the template, or
+    ``<unmatched>`` when no route matched.
     """
 
     def __init__(
@@ -54,6 +55,8 @@ class AccessLog:
         if not self.lines or not log.isEnabledFor(logging.INFO):
             return
         path = str(scope.get("path", ""))
+        if ";" in path:  # path parameters (refused under /v1) may hold a key: never written
+            path = redact_path(path)
         client = scope.get("client")
         route = template or path
         fields = {

@@ -2,8 +2,10 @@
 
 For every HTTP request and WebSocket connection it sets the request id (``X-Request-ID`` in, when valid, and out)
 and, for HTTP, writes the access line and counts the request in the metrics. Under ``/v1`` it also refuses a key
-in the URL, a body over the limit, a missing or invalid API key and a client over its rate limit (problem+json, or
-a WebSocket close), adds the rate-limit headers, and answers a GET/HEAD whose response is in the ready-bytes cache
+in the query, a path parameter (``;...``, where a key could hide), a body over the limit (counted as it arrives,
+chunked or not: 413 as soon as it passes, the rest never read), a missing or invalid API key, a client past its
+failed key checks (429 before any store lookup) and a client over its rate limit (problem+json, or a WebSocket
+close), adds the rate-limit headers, and answers a GET/HEAD whose response is in the ready-bytes cache
 (200, or 304 to a matching ``If-None-Match``) without calling FastAPI at all. Everything else passes on to the app,
 whose routes fill the cache.
 
@@ -24,6 +26,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
+from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,7 +41,7 @@ from coinseason.logs import request_id
 from coinseason.settings import Settings
 from coinseason.store.records import ApiKeyRecord
 
-__all__ = ["KEY_CACHE_SECONDS", "KEY_PARAMS", "FrontDoor"]
+__all__ = ["KEY_CACHE_SECONDS", "KEY_PARAMS", "BodyTooLarge", "FrontDoor"]
 
 Headers = list[tuple[bytes, bytes]]
 KeyCheck = Callable[[str], ApiKeyRecord | None]
@@ -48,8 +51,10 @@ KEY_PARAMS = frozenset({"api_key", "apikey", "key", "x-api-key", "token", "acces
 KEY_CACHE_SECONDS = 5.0
 """A verified key is trusted this long without a store lookup: revocation takes effect within this time."""
 _PASS_ON_START = ("http.response.start", "websocket.accept")
-_Fields = tuple[bytes | None, bytes | None, bytes | None, bytes | None]
-"""X-API-Key, Content-Length, If-None-Match and Accept-Encoding of a request."""
+_Fields = tuple[bytes | None, bytes | None, bytes | None, bytes | None, bool]
+"""X-API-Key, Content-Length, If-None-Match, Accept-Encoding of a request, and whether it has Transfer-Encoding."""
+_NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods whose requests carry no body unless Content-Length or Transfer-Encoding says so."""
 _KEY_WORDS = (b"key", b"token")
 """Every name of KEY_PARAMS holds one of these: a query string without them needs no parsing."""
 _RETRY_STORE = (b"retry-after", str(RETRY_AFTER_SECONDS).encode())
@@ -60,7 +65,7 @@ WS_TRY_AGAIN = 1013
 def _read_headers(scope: Scope) -> tuple[bytes | None, bool, _Fields]:
     """X-Request-ID, whether Origin is there, and the headers the guard reads, in one pass (the last one wins)."""
     incoming = key = length = if_none_match = accept_encoding = None
-    origin = False
+    origin = encoded = False
     for raw, value in scope["headers"]:
         name = raw.lower()
         if name == b"x-request-id":
@@ -75,7 +80,9 @@ def _read_headers(scope: Scope) -> tuple[bytes | None, bool, _Fields]:
             length = value
         elif name == b"origin":
             origin = True
-    return incoming, origin, (key, length, if_none_match, accept_encoding)
+        elif name == b"transfer-encoding":
+            encoded = True
+    return incoming, origin, (key, length, if_none_match, accept_encoding, encoded)
 
 
 _NUMBERS: dict[int, bytes] = {}
@@ -89,6 +96,42 @@ def _ascii(number: int) -> bytes:
         if len(_NUMBERS) < 4096:
             _NUMBERS[number] = text
     return text
+
+
+class BodyTooLarge(HTTPException):
+    """A request body passed the limit while it was being read: answered 413, the rest is never read."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body over {limit} bytes")
+
+
+class _BoundedBody:
+    """The ``receive`` of a request with a body: counts the body's bytes as they arrive, whatever the framing
+    (Content-Length or chunked), and raises :class:`BodyTooLarge` as soon as they pass ``limit``, so at most one
+    chunk over the limit is ever held and nothing more is read."""
+
+    __slots__ = ("limit", "read", "receive")
+
+    def __init__(self, receive: Receive, limit: int) -> None:
+        self.receive = receive
+        self.limit = limit
+        self.read = 0
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        if message["type"] == "http.request":
+            self.read += len(message.get("body", b""))
+            if self.read > self.limit:
+                raise BodyTooLarge(self.limit)
+        return message
+
+
+class _AuthThrottled(Exception):
+    """The client failed too many key checks lately: refused (429) without looking the key up."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
 
 
 def _may_hold_a_key(query: bytes) -> bool:
@@ -147,6 +190,8 @@ class FrontDoor:
         self.prefix = prefix
         self.access = AccessLog(metrics=metrics, lines=settings.api.access_log)
         self._verified: dict[bytes, tuple[str, float]] = {}
+        self._auth_blocked: dict[str, float] = {}
+        """Client address -> monotonic time until which its key checks are refused (too many failed lately)."""
         origins = settings.api.cors_origins
         self.cors: ASGIApp | None = None
         if origins:
@@ -173,6 +218,10 @@ class FrontDoor:
                 await self.cors(scope, receive, exchange)
             else:
                 await self._guard(scope, receive, exchange, exchange, fields)
+        except BodyTooLarge as exc:  # read by a part of the app that does not answer it itself
+            if exchange.started:
+                raise
+            await _refuse(scope, exchange, 413, str(exc.detail))
         except Exception as exc:
             if exchange.started:
                 raise
@@ -195,7 +244,10 @@ class FrontDoor:
         if not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
-        key, length, if_none_match, accept_encoding = fields
+        key, length, if_none_match, accept_encoding, encoded = fields
+        if ";" in scope["path"]:  # a path parameter (``;api_key=...``): never served, so never a way to send a key
+            await _refuse(scope, send, 400, "path parameters (';') are not accepted; API keys go in X-API-Key")
+            return
         query: bytes = scope.get("query_string", b"")
         if (
             query
@@ -205,14 +257,26 @@ class FrontDoor:
             await _refuse(scope, send, 400, "API keys go in the X-API-Key header, never in the URL")
             return
         settings = self.settings
-        if length is not None and (not length.isdigit() or int(length) > settings.api.max_body_bytes):
-            await _refuse(scope, send, 413, f"request body over {settings.api.max_body_bytes} bytes")
+        max_body = settings.api.max_body_bytes
+        if length is not None and (not length.isdigit() or int(length) > max_body):
+            await _refuse(scope, send, 413, f"request body over {max_body} bytes")
             return
+        if (encoded or length is not None or scope.get("method") not in _NO_BODY_METHODS) and scope["type"] == "http":
+            receive = _BoundedBody(receive, max_body)
         try:
             identity, limit = await self._identity(scope, key)
         except StoreError as exc:  # the key cannot be checked: the store is out of reach
             status, detail = failure(exc)
             await _refuse(scope, send, status, detail, [_RETRY_STORE], ws_code=WS_TRY_AGAIN)
+            return
+        except LimiterUnavailable as exc:  # the failed check could not be counted: fail closed
+            status, detail = failure(exc)
+            await _refuse(scope, send, status, detail, [(b"retry-after", b"5")], ws_code=WS_TRY_AGAIN)
+            return
+        except _AuthThrottled as exc:
+            retry = max(1, int(exc.retry_after + 0.999))
+            limit_text = f"{settings.api.auth_failures_per_minute} failed API key checks a minute"
+            await _refuse(scope, send, 429, f"{limit_text} reached; try again later", [(b"retry-after", _ascii(retry))])
             return
         if identity is None:
             detail = "a valid API key is required in the X-API-Key header" if limit else "invalid or revoked API key"
@@ -221,8 +285,8 @@ class FrontDoor:
         try:
             decision = await self.limiter.hit(identity, limit=limit)
         except LimiterUnavailable as exc:
-            detail = f"{exc}; requests are refused until it is back"
-            await _refuse(scope, send, 503, detail, [(b"retry-after", b"5")])
+            status, detail = failure(exc)  # logged with the address; the answer names none
+            await _refuse(scope, send, status, detail, [(b"retry-after", b"5")], ws_code=WS_TRY_AGAIN)
             return
         rate_headers = [
             (b"x-ratelimit-limit", _ascii(decision.limit)),
@@ -271,14 +335,33 @@ class FrontDoor:
         known = self._verified.get(digest)
         if known is not None and now - known[1] < KEY_CACHE_SECONDS:
             return known[0], settings.api.rate_limit_per_minute
+        address = (scope.get("client") or ("unknown", 0))[0]
+        blocked = self._auth_blocked.get(address)
+        if blocked is not None:
+            if now < blocked:
+                raise _AuthThrottled(blocked - now)
+            del self._auth_blocked[address]
         record = await asyncio.to_thread(self.verify_key, key.decode("latin-1"))  # store I/O: off the loop
         if record is None:
             self._verified.pop(digest, None)
+            await self._failed_check(address, now)
             return None, 0
         if len(self._verified) > 10_000:
             self._verified.clear()
         self._verified[digest] = (f"key:{record.prefix}", now)
         return f"key:{record.prefix}", settings.api.rate_limit_per_minute
+
+    async def _failed_check(self, address: str, now: float) -> None:
+        """Count a failed key check of ``address`` in its own bucket (shared by the workers when the limiter is);
+        past the limit, refuse this attempt and, in this worker, every later one before its store lookup."""
+        decision = await self.limiter.hit(
+            f"authfail:{address}", limit=self.settings.api.auth_failures_per_minute, window=60.0
+        )
+        if not decision.allowed:
+            if len(self._auth_blocked) > 10_000:
+                self._auth_blocked.clear()
+            self._auth_blocked[address] = now + decision.retry_after
+            raise _AuthThrottled(decision.retry_after)
 
 
 async def _refuse(

@@ -177,12 +177,14 @@ class RedisRateLimiter:
         except (RedisConnectionError, RedisTimeoutError, TimeoutError, OSError) as exc:
             raise LimiterUnavailable(
                 f"rate limiter unavailable: Redis at {redis_address(self._client)} did not answer"
-                f" within {self._timeout:g} s ({type(exc).__name__}: {exc})"
+                f" within {self._timeout:g} s ({type(exc).__name__}: {exc})",
+                reason=f"the rate limiter did not answer within {self._timeout:g} s",
             ) from exc
         except RedisError as exc:
             raise LimiterUnavailable(
                 f"rate limiter unavailable: Redis at {redis_address(self._client)} refused the limit script"
-                f" ({type(exc).__name__}: {exc})"
+                f" ({type(exc).__name__}: {exc})",
+                reason="the rate limiter refused its script",
             ) from exc
         allowed, remaining, retry_us = (int(value) for value in reply)
         return RateDecision(

@@ -20,11 +20,13 @@ from coinseason.errors import (
     CoinseasonError,
     ConfigError,
     DataError,
+    LimiterUnavailable,
     NoDataError,
     StoreError,
     StoreUnavailable,
     TemporaryError,
 )
+from coinseason.logs import redact_path
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = 2
@@ -48,18 +50,29 @@ def failure(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, StoreError):
         log.warning("store failure: %s", exc)
         return 503, store_detail(exc)
-    if isinstance(exc, TemporaryError):
+    if isinstance(exc, LimiterUnavailable):
+        log.warning("%s", exc)
+        return 503, f"{exc.reason}; requests are refused until it is back"
+    if isinstance(exc, TemporaryError):  # its message may name a host: logged, not told
         log.warning("temporary failure: %s", exc)
-        return 503, f"{exc}; try again shortly"
-    if isinstance(exc, CoinseasonError):  # raised on purpose: its message is meant for the caller
+        return 503, "a service this API depends on is out of reach; try again shortly"
+    if isinstance(exc, OverflowError | FloatingPointError):
         log.warning("request failed: %s", exc)
-        return 500, str(exc)
+        return 422, "a number in the request is too large to compute with"
+    if isinstance(exc, CoinseasonError):  # raised on purpose, but it may name a file or host: logged, not told
+        log.warning("request failed: %s", exc)
+        return 500, INTERNAL_ERROR
     log.error("unexpected error", exc_info=exc)
     return 500, INTERNAL_ERROR
 
 
 def problem_bytes(
-    status: int, detail: str, *, instance: str | None = None, errors: list[dict[str, str]] | None = None
+    status: int,
+    detail: str,
+    *,
+    instance: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    extra: dict[str, object] | None = None,
 ) -> bytes:
     body: dict[str, object] = {
         "type": "about:blank",
@@ -67,10 +80,12 @@ def problem_bytes(
         "status": status,
         "detail": detail,
     }
-    if instance is not None:
-        body["instance"] = instance
+    if instance is not None:  # the path, without path parameters (a key may hide there)
+        body["instance"] = redact_path(instance)
     if errors:
         body["errors"] = errors
+    for name, value in (extra or {}).items():  # extension members (RFC 9457 3.2) never replace the standard ones
+        body.setdefault(name, value)
     return orjson.dumps(body)
 
 
@@ -81,9 +96,10 @@ def problem(
     instance: str | None = None,
     errors: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, object] | None = None,
 ) -> Response:
     return Response(
-        problem_bytes(status, detail, instance=instance, errors=errors),
+        problem_bytes(status, detail, instance=instance, errors=errors, extra=extra),
         status_code=status,
         media_type=PROBLEM_JSON,
         headers=headers,
@@ -122,6 +138,12 @@ async def _coinseason(request: Request, exc: Exception) -> Response:
     return problem(status, detail, instance=request.url.path, headers=headers)
 
 
+async def _overflow(request: Request, exc: Exception) -> Response:
+    """A number of the request took a computation out of range: the request's fault (422), not a server error."""
+    status, detail = failure(exc)
+    return problem(status, detail, instance=request.url.path)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     """Starlette's last resort (it re-raises afterwards): a problem+json 500 instead of its plain-text page."""
     status, detail = failure(exc)
@@ -132,4 +154,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(CoinseasonError, _coinseason)
+    app.add_exception_handler(OverflowError, _overflow)
+    app.add_exception_handler(FloatingPointError, _overflow)
     app.add_exception_handler(Exception, _unexpected)

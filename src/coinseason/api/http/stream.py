@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Collection, Iterable
 
 from coinseason.errors import SubscriptionClosed
 
-__all__ = ["TOPICS", "StreamHub", "Subscription", "SubscriptionClosed"]
+__all__ = ["TOPICS", "ClientConnections", "StreamHub", "Subscription", "SubscriptionClosed"]
 
 TOPICS: frozenset[str] = frozenset({"season", "dominance", "intraday"})
 """season and dominance: pushed when new daily data lands; intraday: pushed by the live feed."""
@@ -144,3 +144,31 @@ class StreamHub:
         """End every subscription (on shutdown), so every stream handler's ``get`` returns."""
         for sub in list(self._all):
             self.unsubscribe(sub)
+
+
+class ClientConnections:
+    """Open WebSocket connections per client address, for the cap on how many one client may hold at once."""
+
+    __slots__ = ("_open",)
+
+    def __init__(self) -> None:
+        self._open: dict[str, int] = {}
+
+    def open(self, address: str, limit: int) -> bool:
+        """Count one more connection of ``address`` unless it already holds ``limit``: whether it was counted."""
+        held = self._open.get(address, 0)
+        if held >= limit:
+            return False
+        self._open[address] = held + 1
+        return True
+
+    def close(self, address: str) -> None:
+        """Forget one counted connection of ``address`` (nothing when none is counted)."""
+        held = self._open.get(address, 0)
+        if held <= 1:
+            self._open.pop(address, None)
+        else:
+            self._open[address] = held - 1
+
+    def held(self, address: str) -> int:
+        return self._open.get(address, 0)

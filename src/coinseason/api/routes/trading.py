@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -25,8 +24,9 @@ from coinseason.api.deps import (
     cached,
     check_range,
 )
+from coinseason.api.http.problems import problem
 from coinseason.api.state import ApiState
-from coinseason.errors import ConfigError
+from coinseason.api.sweep_worker import SweepBounds, SweepJob, run_bounded_sweep, run_sweep_here
 from coinseason.services.rebalance import holdings_frame, rebalance
 from coinseason.services.trading import DISCLAIMER, BacktestParams, TradingService
 from coinseason.vocab import DEFAULT_TOP, DEFAULT_WINDOW, MAX_TOP, MAX_WINDOW
@@ -35,8 +35,8 @@ router = APIRouter(prefix="/v1", tags=["trading"])
 
 MAX_SWEEP = 64
 """Parameter sets one POST /v1/backtests may run together (its time grows with sets × days)."""
-MAX_SECONDS = 20.0
-"""A sweep stops starting new chunks after this long and says so."""
+SWEEP_CHUNK = 8
+"""Sets a sweep's worker simulates together and sends back at once (fewer: more is kept of a stopped sweep)."""
 
 
 def get_trading(request: Request) -> TradingService:
@@ -104,8 +104,8 @@ class BacktestResponse(Model):
 
 class Holding(Model):
     coin_id: str = Field(min_length=1, max_length=200)
-    quantity: float | None = Field(None, ge=0)
-    value_usd: float | None = Field(None, ge=0)
+    quantity: float | None = Field(None, ge=0, le=1e15, allow_inf_nan=False)
+    value_usd: float | None = Field(None, ge=0, le=1e15, allow_inf_nan=False)
 
 
 class RebalanceRequest(Model):
@@ -191,22 +191,52 @@ def signals(
     return cached(request, state, build)
 
 
-@router.post("/backtests", response_model=BacktestResponse, summary="Run a bounded backtest (analysis, not advice)")
-def backtests(body: BacktestRequest, state: StateDep, service: TradingDep) -> BacktestResponse:
+def sweep_bounds(state: ApiState) -> SweepBounds:
+    """The bounds of one sweep, from the settings (tests put smaller ones on ``app.state.sweep_bounds``)."""
+    api = state.settings.api
+    return SweepBounds(seconds=api.sweep_seconds, memory_bytes=api.sweep_memory_mb * 2**20, chunk=SWEEP_CHUNK)
+
+
+@router.post(
+    "/backtests",
+    response_model=BacktestResponse,
+    summary="Run a bounded backtest (analysis, not advice)",
+    description="A sweep runs in a worker process bounded in time (COINSEASON_SWEEP_SECONDS) and memory "
+    "(COINSEASON_SWEEP_MEMORY_MB); past either it is stopped and the answer is a 422 problem with the sets done "
+    "(`sets_done`, `sets_total`, and their rows in `sweep`).",
+)
+def backtests(
+    request: Request, body: BacktestRequest, state: StateDep, service: TradingDep
+) -> BacktestResponse | Response:
     check_range(state, body.start, body.end)
     source = state.source(body.source)
     report = service.backtest(_params(body.params), source=source, start=body.start, end=body.end)
     sweep = None
     if body.sweep:
-        began = time.monotonic()
-        rows: list[dict[str, Any]] = []
-        for lo in range(0, len(body.sweep), 16):
-            if time.monotonic() - began > MAX_SECONDS:
-                raise ConfigError(f"the sweep took longer than {MAX_SECONDS:.0f} s: ask for fewer sets or days")
-            part = [_params(p) for p in body.sweep[lo : lo + 16]]
-            frame = service.sweep(part, source=source, start=body.start, end=body.end)
-            rows += _records(frame)
-        sweep = rows
+        bounds = getattr(request.app.state, "sweep_bounds", None)
+        if not isinstance(bounds, SweepBounds):
+            bounds = sweep_bounds(state)
+        job = SweepJob(
+            db=state.settings.db,
+            pool=state.settings.pg,
+            params=tuple(_params(p) for p in body.sweep),
+            source=source,
+            start=body.start,
+            end=body.end,
+        )
+        if state.store.url.endswith(":memory:"):  # no other process can open it: swept here, deadline only
+            outcome = run_sweep_here(service, job, bounds)
+        else:
+            outcome = run_bounded_sweep(job, bounds)
+        if outcome.stopped is not None:
+            bound = f"{bounds.seconds:g} s" if outcome.stopped == "time" else f"{bounds.memory_bytes / 2**20:g} MB"
+            detail = (
+                f"the sweep was stopped at its bound of {bound} ({'time' if outcome.stopped == 'time' else 'memory'})"
+                f" with {outcome.done} of {outcome.total} sets done: ask for fewer sets or days"
+            )
+            extra = {"sets_done": outcome.done, "sets_total": outcome.total, "sweep": outcome.rows}
+            return problem(422, detail, instance=request.url.path, extra=extra)
+        sweep = outcome.rows
     daily = None
     if body.daily:
         daily = _records(report.daily)
