@@ -196,6 +196,19 @@ class LiveSettings(BaseSettings):
     stale_after_seconds: float = Field(default=120.0, gt=0, description="a coin's tick older than this is out")
 
 
+class SeasonSettings(BaseSettings):
+    """How season indices are read (``COINSEASON_SEASON_*``)."""
+
+    model_config = _env("COINSEASON_SEASON_")
+
+    min_eligible: int = Field(
+        default=20,
+        ge=0,
+        le=500,
+        description="a day with fewer eligible altcoins (at most the universe's altcoin places) has no index value",
+    )
+
+
 class Settings(BaseModel):
     """Everything one run of coinseason is configured with: build it once (:meth:`from_env`), pass it down."""
 
@@ -209,6 +222,7 @@ class Settings(BaseModel):
     coingecko: CoinGeckoSettings = Field(default_factory=CoinGeckoSettings)
     cmc: CmcSettings = Field(default_factory=CmcSettings)
     live: LiveSettings = Field(default_factory=LiveSettings)
+    season: SeasonSettings = Field(default_factory=SeasonSettings)
 
     @model_validator(mode="after")
     def _several_workers_need_postgres(self) -> Self:
@@ -277,4 +291,5 @@ _CONCERNS: dict[str, type[BaseSettings]] = {
     "coingecko": CoinGeckoSettings,
     "cmc": CmcSettings,
     "live": LiveSettings,
+    "season": SeasonSettings,
 }

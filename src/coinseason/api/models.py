@@ -34,6 +34,9 @@ class Method(Model):
     universe: str | None = None
     interval: str | None = None
     min_days: int | None = None
+    min_eligible: int | None = Field(
+        default=None, description="minimum universe: a day with fewer eligible altcoins has no index value"
+    )
 
 
 class SeasonLatest(Model):

@@ -25,6 +25,7 @@ from coinseason.data.tidy import TokenClass
 from coinseason.errors import ConfigError, NoDataError
 from coinseason.services.classify import EXCLUSION_METHOD, EXCLUSION_RULE, ClassificationService, ExclusionSet
 from coinseason.services.loaded_engine import Loaded, extend_loaded, load_engine
+from coinseason.settings import SeasonSettings
 from coinseason.store.protocols import MarketData
 from coinseason.store.records import SourceSummary
 
@@ -112,8 +113,12 @@ def _window(dates: np.ndarray, start: dt.date | None, end: dt.date | None) -> np
 class AnalyticsService:
     """Season index, dominance, season periods and breakdowns over a store; engines cached per source."""
 
-    def __init__(self, store: MarketData) -> None:
+    def __init__(self, store: MarketData, *, min_eligible: int | None = None) -> None:
+        """``min_eligible``: the minimum universe (:attr:`coinseason.core.engine.SeasonEngine.min_eligible`);
+        None reads ``COINSEASON_SEASON_MIN_ELIGIBLE`` (default 20), so every command that builds the service from
+        the store alone uses the same minimum as the server."""
         self._store = store
+        self.min_eligible = SeasonSettings().min_eligible if min_eligible is None else min_eligible
         self._loaded: dict[str, Loaded] = {}
         self._exclusions: dict[tuple[str, str], ExclusionSet] = {}
         self._sources: list[SourceSummary] | None = None
@@ -130,7 +135,7 @@ class AnalyticsService:
         """A new service over the same store, for after new data landed: each source loaded here is brought up to
         date incrementally (:func:`extend_loaded`) when it can be, else left to load afresh. This one is unchanged
         and may go on answering meanwhile."""
-        fresh = AnalyticsService(self._store)
+        fresh = AnalyticsService(self._store, min_eligible=self.min_eligible)
         names = {s.source for s in fresh.sources()}
         for name, old in list(self._loaded.items()):
             if name not in names:
@@ -180,6 +185,7 @@ class AnalyticsService:
                 found = self._loaded.get(name)
                 if found is None:
                     found = self._loaded[name] = load_engine(self._store, name)
+        found.engine.min_eligible = self.min_eligible
         return found
 
     def exclusion(self, source: str | None, spec: str) -> ExclusionSet:
@@ -204,6 +210,7 @@ class AnalyticsService:
             "excluded_classes": list(excl.classes),
             "exclusion_rule": EXCLUSION_METHOD,
             "n_excluded": len(excl.ids & set(loaded.engine.coin_ids)),
+            "min_eligible": self.min_eligible,
             **parameters,
         }
 
