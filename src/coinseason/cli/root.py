@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typer
 
+from coinseason.cli import consensus as consensus_commands
 from coinseason.cli.importing import import_, run
 from coinseason.cli.index import breakdown, coins, index_app, seasons
 from coinseason.cli.ingest import ingest_app
@@ -35,6 +36,7 @@ app.command("risk")(risk)
 app.command("rebalance")(rebalance)
 app.command("live")(live)
 app.command("outlook")(outlook)
+consensus_commands.register(app)
 app.add_typer(index_app, name="index")
 app.add_typer(keys_app, name="keys")
 app.add_typer(ingest_app, name="ingest")
