@@ -63,6 +63,15 @@ CAP_WEIGHTED_METHOD = (
 )
 
 
+MINIMUM_UNIVERSE_METHOD = (
+    "A day whose universe has fewer eligible altcoins than the minimum (COINSEASON_SEASON_MIN_ELIGIBLE, default 20;"
+    " at most the universe's altcoin places, N less BTC's place when it is inside) has no index value: it has no"
+    " season, season periods and summaries skip it and charts leave it empty. 20 because one coin then moves the"
+    " index by at most 5 points; on the CoinGecko set the top 50 over 90 days has fewer than 20 eligible altcoins"
+    " on every day of 2013 and 2014 (0 to 18) and on none after 2015-06-26."
+)
+
+
 def grid_description() -> dict[str, list[Any]]:
     return {
         "top": list(GRID_TOPS),
