@@ -63,6 +63,10 @@ WITH_PARAMETERS = [
     "GET /v1/sentiment",
     "GET /v1/onchain",
     "GET /v1/correlations",
+    "GET /v1/season/consensus",
+    "GET /v1/season/consensus/history",
+    "GET /v1/season/margin",
+    "GET /v1/season/margin/history",
 ]
 WITHOUT_PARAMETERS = ["GET /v1/methodology", "GET /healthz", "GET /readyz", "GET /metrics"]
 """Operations without parameters have no invalid input: they get positive cases only."""
