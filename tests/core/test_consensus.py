@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from coinseason.core.consensus import consensus
-from coinseason.core.engine import SeasonEngine
+from coinseason.core.engine import RankDepths, SeasonEngine
 from coinseason.core.grid import DEFAULT_GRID, Variant, grid_values, make_grid
 from coinseason.core.margin import season_margin
 from coinseason.core.season import (
@@ -46,6 +46,23 @@ def test_grid_values_equal_the_engine_series_and_a_plain_computation(seed: int) 
             ids_out = EXCLUDED_IDS if v.exclusion == "some" else frozenset()
             plain = naive_index(ids, filled_price, filled_mcap, ids_out, v.top, v.window, fill=True)
             np.testing.assert_array_equal(got.values[:, at], plain, err_msg=str(v))
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000))
+def test_the_ladder_reaches_past_the_cached_and_deep_rankings(seed: int) -> None:
+    """With a tiny cached depth and deep ranking, the ladder fills its places from every block of ranks and still
+    gives the plain result for every N and both BTC placements."""
+    ids, price, mcap = market(n_days=90, n_coins=30, seed=seed)
+    eng = engine(ids, price, mcap, RankDepths(cached=3, fill_margin=1, deep=12))
+    filled_price, filled_mcap = filled_by_hand(ids, price, mcap)
+    for window in (5, 40):
+        ladder = eng.ladder(EXCLUDED, window=window, depth=20)
+        for top in (2, 7, 20):
+            plain = naive_index(ids, filled_price, filled_mcap, EXCLUDED_IDS, top, window, fill=True)
+            np.testing.assert_array_equal(ladder.season_index(top, btc_inside=True).value, plain)
+            outside = eng.season_index(EXCLUDED, top=top, window=window, btc_inside=False).value
+            np.testing.assert_array_equal(ladder.season_index(top, btc_inside=False).value, outside)
 
 
 def test_one_day_of_the_grid_equals_that_day_of_the_history() -> None:
