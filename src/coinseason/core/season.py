@@ -15,11 +15,11 @@ Definitions (after blockchaincenter.net's Altcoin Season Index, generalised to a
 * A coin beats BTC when ``r_c > r_btc`` by more than a relative 1e-12 (returns equal to float precision do not
   beat BTC, so the index cannot move on rounding noise).
 * ``ASI(d) = 100 * n_beating / n_eligible``; NaN when BTC has no W-day return or no altcoin is eligible.
+  ``BSI(d) = 100 - ASI(d)``: the share that did not beat BTC. Values are exact ratios; the published-style
+  integer is ``floor(ASI + 0.5)`` (half up), as blockchaincenter shows whole numbers.
 * Minimum universe (:func:`with_minimum`): a day with fewer than ``min(M, altcoin places)`` eligible altcoins has
   no value (NaN), so an index over a handful of coins (2013–14) is not presented as a fact; the altcoin places
   are N, less BTC's when it is inside.
-  ``BSI(d) = 100 - ASI(d)``: the share that did not beat BTC. Values are exact ratios; the published-style
-  integer is ``floor(ASI + 0.5)`` (half up), as blockchaincenter shows whole numbers.
 """
 
 from __future__ import annotations

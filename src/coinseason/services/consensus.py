@@ -170,6 +170,8 @@ class ConsensusService:
             high_q=BAND_QUANTILES[1],
         )
         found = Headline(index.value, index.n_eligible, index.n_outperforming, cap, agreement)
+        if query.exclude not in GRID_EXCLUSIONS:  # an exclusion file is read again on each call: not kept
+            return found
         with cache.lock:
             cache.headlines[key] = found
             while len(cache.headlines) > MAX_HEADLINES:
