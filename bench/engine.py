@@ -15,6 +15,8 @@ Figures
 4. appending one day and extending every standard series, checked against a rebuild from scratch
 5. an independent pandas implementation of the same series: speed ratio and day-by-day agreement
 6. a synthetic 20,000-coin × 4,500-day set, run in a child process for an honest peak memory
+7. consensus across definitions: the 64-variant grid's history and its consensus from a cold engine, against the
+   six standard series of figure 1 (same run), and one day's consensus on a warm engine: p50 / p90
 """
 
 from __future__ import annotations
@@ -715,6 +717,82 @@ def bench_synthetic(n_days: int, n_coins: int, report: Report) -> tuple[float, f
     return seconds, max(children_peak, result["maxrss_mib"], result["vmhwm_mib"])
 
 
+# -- figure 7: consensus across definitions --------------------------------------------------------------------
+
+CONSENSUS_MIN_ELIGIBLE = 20
+"""The minimum universe the service applies by default (``COINSEASON_SEASON_MIN_ELIGIBLE``)."""
+
+
+def consensus_run(data: RealData) -> tuple[float, SeasonEngine, Any]:
+    """From a cold engine (gap fill, rankings): every variant of the grid over the whole history and the consensus
+    of the headline top 50 / 90 days with them."""
+    from coinseason.core.consensus import consensus
+    from coinseason.core.grid import grid_values
+    from coinseason.core.universe import NO_EXCLUSION
+
+    t0 = time.perf_counter()
+    engine = make_engine(data)
+    engine.min_eligible = CONSENSUS_MIN_ELIGIBLE
+    grid = grid_values(engine, {"default": data.excluded, "none": NO_EXCLUSION})
+    headline = engine.season_index(data.excluded, top=50, window=90).value
+    agreement = consensus(grid.values, headline)
+    return time.perf_counter() - t0, engine, (grid, agreement)
+
+
+def bench_consensus(data: RealData, reps: int, full: float, n_days: int, report: Report) -> None:
+    from coinseason.core.consensus import consensus
+    from coinseason.core.grid import Variant, grid_values
+    from coinseason.core.universe import NO_EXCLUSION
+
+    section(f"7. consensus across definitions: 64 variants over {data.n_days:,} days, cold engine, {reps} runs")
+    runs = [consensus_run(data) for _ in range(reps)]
+    seconds = statistics.median(r[0] for r in runs)
+    _, engine, (grid, agreement) = runs[-1]
+    report.note("runs (s): " + ", ".join(f"{r[0]:.3f}" for r in runs))
+    same = []
+    for n, w in SEASONS:
+        variant = Variant(n, w, True, "default")
+        if variant in grid.variants:
+            series = engine.season_index(data.excluded, top=n, window=w).value
+            equal = np.array_equal(grid.column(variant), series, equal_nan=True)
+            same.append(f"{n}/{w} {'identical' if equal else 'DIFFERENT'}")
+    report.note("grid columns vs the standard series: " + ", ".join(same))
+    valued = agreement.n_valued > 0
+    report.note(
+        f"days with a consensus: {int(valued.sum()):,}; headline agrees with the majority on "
+        f"{100 * float(agreement.agrees[valued].mean()):.1f} % of them; mean band width "
+        f"{float(np.nanmean(agreement.high - agreement.low)):.1f} points"
+    )
+    report.add(
+        Figure(
+            "consensus history, 64 variants, cold (median)",
+            seconds,
+            "s",
+            limit=5 * full,
+            ratio=f"{seconds / full:.2f}× the six standard series (target ≤ 5×)",
+        )
+    )
+    exclusions = {"default": data.excluded, "none": NO_EXCLUSION}
+    rng = np.random.default_rng(7)
+    times = []
+    for row in rng.integers(0, engine.n_days, n_days):
+        rows = np.array([row])
+        t0 = time.perf_counter()
+        values = grid_values(engine, exclusions, rows=rows).values
+        consensus(values, engine.season_index(data.excluded, top=50, window=90).value[rows])
+        times.append(time.perf_counter() - t0)
+    p50, p90 = (1e3 * q for q in percentiles(times, (50, 90)))
+    report.add(
+        Figure(
+            f"one day's consensus, warm engine, p50 ({n_days} days)",
+            p50,
+            "ms",
+            limit=50,
+            ratio=f"p90 {p90:.1f} ms; history/day {1e3 * seconds / p50:.0f}×",
+        )
+    )
+
+
 # -- main -----------------------------------------------------------------------------------------------------
 
 
@@ -832,6 +910,7 @@ def run(data_dir: Path, plan: Plan, report: Report, exclusions: str = "pit") -> 
     )
     figures_queries(engine, data, plan, pandas_time, report)
     figures_append(data, plan, full, report)
+    bench_consensus(data, plan.full_reps, full, plan.queries, report)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

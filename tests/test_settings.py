@@ -101,3 +101,12 @@ def test_a_wrong_value_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> No
 def test_an_unknown_setting_is_refused() -> None:
     with pytest.raises(ValueError, match="extra"):
         Settings(port=8000)  # type: ignore[call-arg]
+
+
+def test_the_services_default_minimum_universe_is_the_settings_default() -> None:
+    """The analytics service reads ``COINSEASON_SEASON_MIN_ELIGIBLE`` only when it is set (pydantic stays off a
+    warm CLI query); unset, its own default must be the setting's."""
+    from coinseason.services.analytics import DEFAULT_MIN_ELIGIBLE
+    from coinseason.settings import SeasonSettings
+
+    assert SeasonSettings.model_fields["min_eligible"].default == DEFAULT_MIN_ELIGIBLE

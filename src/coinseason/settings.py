@@ -258,6 +258,19 @@ class WebhookSettings(BaseSettings):
         return value
 
 
+class SeasonSettings(BaseSettings):
+    """How season indices are read (``COINSEASON_SEASON_*``)."""
+
+    model_config = _env("COINSEASON_SEASON_")
+
+    min_eligible: int = Field(
+        default=20,
+        ge=0,
+        le=500,
+        description="a day with fewer eligible altcoins (at most the universe's altcoin places) has no index value",
+    )
+
+
 class Settings(BaseModel):
     """Everything one run of coinseason is configured with: build it once (:meth:`from_env`), pass it down."""
 
@@ -273,6 +286,7 @@ class Settings(BaseModel):
     live: LiveSettings = Field(default_factory=LiveSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    season: SeasonSettings = Field(default_factory=SeasonSettings)
 
     @model_validator(mode="after")
     def _several_workers_need_postgres(self) -> Self:
@@ -343,4 +357,5 @@ _CONCERNS: dict[str, type[BaseSettings]] = {
     "live": LiveSettings,
     "alerts": AlertSettings,
     "webhook": WebhookSettings,
+    "season": SeasonSettings,
 }

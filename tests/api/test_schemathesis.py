@@ -74,6 +74,10 @@ WITH_PARAMETERS = [
     "GET /v1/onchain",
     "GET /v1/correlations",
     *ALERT_OPERATIONS,
+    "GET /v1/season/consensus",
+    "GET /v1/season/consensus/history",
+    "GET /v1/season/margin",
+    "GET /v1/season/margin/history",
 ]
 WITHOUT_PARAMETERS = ["GET /v1/methodology", "GET /healthz", "GET /readyz", "GET /metrics", "GET /v1/alerts"]
 """Operations without parameters (but the optional key header) have no invalid input: positive cases only."""

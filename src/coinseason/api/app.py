@@ -25,7 +25,7 @@ from coinseason.api.http.redis_client import redis_from_url
 from coinseason.api.http.stream import StreamHub
 from coinseason.api.models import Problem
 from coinseason.api.publishing import Publisher, warm_up
-from coinseason.api.routes import alerts, coins, dominance, meta, outlook, season, stream, trading
+from coinseason.api.routes import alerts, coins, consensus, dominance, meta, outlook, season, stream, trading
 from coinseason.api.state import ApiState
 from coinseason.clock import Clock, utc_now
 from coinseason.services.analytics import AnalyticsService
@@ -131,7 +131,7 @@ def create_app(
     state = ApiState(
         settings=settings,
         store=store,
-        analytics=AnalyticsService(store),
+        analytics=AnalyticsService(store, min_eligible=settings.season.min_eligible),
         keys=KeyService(store, clock=clock),
         cache=ResponseCache(),
         limiter=limiter,
@@ -190,6 +190,7 @@ def create_app(
     for router in (season.router, dominance.router, coins.router, meta.router, trading.router, outlook.router):
         app.include_router(router, responses=errors)
     app.include_router(alerts.router, responses=errors)
+    app.include_router(consensus.router, responses=errors)
     app.include_router(stream.router)
     app.include_router(meta.health_router)
     # request context, keys, limits, cache, CORS; gzip on the fly for what FastAPI answers under /v1

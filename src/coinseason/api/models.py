@@ -37,6 +37,9 @@ class Method(Model):
     dominance: str | None = Field(
         default=None, description="what the dominance figures are shares of: their universe and what it leaves out"
     )
+    min_eligible: int | None = Field(
+        default=None, description="minimum universe: a day with fewer eligible altcoins has no index value"
+    )
 
 
 class ChangeAgo(Model):

@@ -11,6 +11,10 @@ which may only add classes from the days being appended. Beside the series the e
 keeps, per exclusion set, each day's ranking :attr:`RankDepths.cached` deep (or deeper when asked) and, for the
 days that needed them, ranks down to :attr:`RankDepths.deep`; and the prices of every coin of those rankings stored coin
 by coin (:class:`coinseason.core.panel.CoinMajor`), which makes the returns of whole series quick to pick.
+
+The minimum universe (:attr:`SeasonEngine.min_eligible`): a day whose universe has fewer eligible altcoins than
+that (at most the universe's altcoin places, :func:`coinseason.core.season.minimum_for`) has no index value. The
+series are cached without it and the rule applied as they are handed out, so changing it costs nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from coinseason.core.consensus import Ladder
 from coinseason.core.dominance import Dominance, dominance_all, dominance_top
 from coinseason.core.panel import (
     DEFAULT_GAP_DAYS,
@@ -31,6 +36,7 @@ from coinseason.core.panel import (
     IntMatrix,
     fill_next_row,
     forward_fill,
+    gather,
     last_seen_age,
 )
 from coinseason.core.season import (
@@ -39,8 +45,10 @@ from coinseason.core.season import (
     altcoin_season_index,
     coin_returns,
     fill_places,
+    minimum_for,
     outperforms,
     window_returns,
+    with_minimum,
 )
 from coinseason.core.universe import MAX_TOP, NEVER, NO_COIN, Exclusion, rank_order, top_n
 
@@ -102,12 +110,16 @@ class SeasonEngine:
         stable_class: str = STABLECOIN,
         gap_days: int = DEFAULT_GAP_DAYS,
         depths: RankDepths = DEFAULT_DEPTHS,
+        min_eligible: int = 0,
     ) -> None:
         if price.shape != market_cap.shape or price.shape[1] != len(coin_ids):
             raise ValueError("price, market cap and coin ids disagree in shape")
         self.start = start
         self.gap_days = gap_days
         self.depths = depths
+        self.min_eligible = min_eligible
+        """The minimum universe: a day of a season index with fewer eligible altcoins has no value (0: no
+        minimum). Applied as series are handed out, so it may be set at any time."""
         self.coin_ids = np.asarray(coin_ids, dtype=object)
         self._column = {c: i for i, c in enumerate(coin_ids)}
         self.btc = self._column.get(btc_id, NO_COIN) if btc_id else NO_COIN
@@ -278,7 +290,7 @@ class SeasonEngine:
         """The ``fill`` universe, rank block by rank block (:func:`_fill_depths`), each block only for the days
         whose places are still empty. ``with_coins=False`` only counts (enough for the season index)."""
         day = np.arange(self.n_days) if rows is None else np.asarray(rows)
-        order = self.order(excluded, top + 1)
+        order = self.order(excluded, top)  # the fill rule reads ranks block by block, as deep as it needs
         universe = FilledUniverse.start(
             self._btc_ranked(excluded, day),
             coin_returns(self.price, self.btc, window=window, rows=day),
@@ -343,7 +355,8 @@ class SeasonEngine:
     def season_index(
         self, excluded: Exclusion, *, top: int, window: int, btc_inside: bool = True, fill: bool = True
     ) -> SeasonIndex:
-        """Altcoin Season Index for every day (cached); ``fill`` as in :meth:`universe`."""
+        """Altcoin Season Index for every day (cached); ``fill`` as in :meth:`universe`; days short of the
+        minimum universe (:attr:`min_eligible`) without a value."""
         _check_window(window)
         if self.btc == NO_COIN:
             raise ValueError("the data has no Bitcoin: the season index compares every coin with BTC")
@@ -354,7 +367,33 @@ class SeasonEngine:
             if len(self._seasons) >= MAX_SERIES:
                 self._seasons.pop(next(iter(self._seasons)), None)
             self._seasons[key] = found
-        return found
+        return with_minimum(found, minimum_for(self.min_eligible, top=top, btc_inside=btc_inside))
+
+    def ladder(self, excluded: Exclusion, *, window: int, depth: int, rows: NDArray[np.intp] | None = None) -> Ladder:
+        """Each day's first ``depth`` altcoins with a W-day return, in rank order, with their returns, caps and
+        whether they beat BTC: the season index of every N up to ``depth``, BTC inside or not, at once
+        (:class:`coinseason.core.consensus.Ladder`; the minimum universe is the caller's to apply). Not cached."""
+        _check_window(window)
+        if self.btc == NO_COIN:
+            raise ValueError("the data has no Bitcoin: the season index compares every coin with BTC")
+        _check_top(depth)
+        day = np.arange(self.n_days) if rows is None else np.asarray(rows)
+        universe = self._filled(excluded, depth, window, False, rows)
+        places, returns = universe.places, universe.returns
+        if returns is None:  # pragma: no cover - a universe kept with its coins keeps their returns
+            raise RuntimeError("the filled universe kept no returns")
+        listed = places != NO_COIN
+        caps = gather(self.market_cap, day, np.where(listed, places, 0))
+        caps[~listed] = np.nan
+        return Ladder(
+            places=places,
+            returns=returns,
+            caps=caps,
+            beats=outperforms(returns, universe.btc_return),
+            n_alts=universe.filled,
+            btc_ranked=self._btc_ranked(excluded, day),
+            btc_return=universe.btc_return,
+        )
 
     def _season_rows(
         self,

@@ -17,6 +17,9 @@ Definitions (after blockchaincenter.net's Altcoin Season Index, generalised to a
 * ``ASI(d) = 100 * n_beating / n_eligible``; NaN when BTC has no W-day return or no altcoin is eligible.
   ``BSI(d) = 100 - ASI(d)``: the share that did not beat BTC. Values are exact ratios; the published-style
   integer is ``floor(ASI + 0.5)`` (half up), as blockchaincenter shows whole numbers.
+* Minimum universe (:func:`with_minimum`): a day with fewer than ``min(M, altcoin places)`` eligible altcoins has
+  no value (NaN), so an index over a handful of coins (2013–14) is not presented as a fact; the altcoin places
+  are N, less BTC's when it is inside.
 """
 
 from __future__ import annotations
@@ -103,6 +106,9 @@ class FilledUniverse:
     """Altcoins taken whose return beats BTC's (:func:`outperforms`)."""
     coins: IntMatrix | None
     """``(n_rows, N)`` coin positions, NO_COIN in places not taken; None when only counted."""
+    returns: FloatMatrix | None = None
+    """``(n_rows, N)`` W-day returns of :attr:`coins` (NaN in places not taken and BTC's); None when only
+    counted."""
 
     @classmethod
     def start(
@@ -118,12 +124,13 @@ class FilledUniverse:
         """Empty universes of ``top`` places; BTC takes the first where it is ranked that day and ``btc_inside``.
         ``with_coins=False`` keeps only the counts (enough for :meth:`season_index`)."""
         with_btc = btc_ranked & btc_inside & (btc >= 0)
-        coins = None
+        coins = returns = None
         if with_coins:
             coins = np.full((btc_ranked.size, top), NO_COIN, dtype=np.int32)
             coins[with_btc, 0] = btc
+            returns = np.full((btc_ranked.size, top), np.nan)
         counts = with_btc.astype(np.int32)
-        return cls(with_btc, btc_return, filled=counts, beating=np.zeros_like(counts), coins=coins)
+        return cls(with_btc, btc_return, filled=counts, beating=np.zeros_like(counts), coins=coins, returns=returns)
 
     @property
     def places(self) -> IntMatrix:
@@ -178,7 +185,10 @@ def fill_places(
     if universe.coins is not None:
         place += (at * top)[:, None]  # as a flat position in the universe
         cells = np.flatnonzero(usable)
-        np.put(universe.coins, place.ravel().take(cells), np.ravel(ranked).take(cells))
+        at_place = place.ravel().take(cells)
+        np.put(universe.coins, at_place, np.ravel(ranked).take(cells))
+        if universe.returns is not None:
+            np.put(universe.returns, at_place, np.ravel(ret).take(cells))
     short: NDArray[np.bool_] = universe.filled[at] < top
     return short
 
@@ -221,6 +231,28 @@ def altcoin_season_index(
     n_eligible = np.where(np.isfinite(btc_ret), n_eligible, 0).astype(np.int32)
     n_beating = np.where(np.isfinite(btc_ret), n_beating, 0).astype(np.int32)
     return SeasonIndex(value=value, n_eligible=n_eligible, n_outperforming=n_beating, btc_return=btc_ret)
+
+
+def minimum_for(min_eligible: int, *, top: int, btc_inside: bool) -> int:
+    """The eligible altcoins a day of a top-``top`` index needs: ``min_eligible``, but never more than the
+    altcoin places of the universe (``top``, less BTC's place when it is inside), so any N can have values."""
+    return max(0, min(min_eligible, top - 1 if btc_inside else top))
+
+
+def with_minimum(index: SeasonIndex, required: int) -> SeasonIndex:
+    """``index`` with NaN as the value of every day with fewer than ``required`` eligible altcoins (counts kept,
+    so a caller can say why the day has no value)."""
+    if required <= 1:  # a valued day has at least one eligible altcoin anyway
+        return index
+    short = index.n_eligible < required
+    if not short.any():
+        return index
+    return SeasonIndex(
+        value=np.where(short, np.nan, index.value),
+        n_eligible=index.n_eligible,
+        n_outperforming=index.n_outperforming,
+        btc_return=index.btc_return,
+    )
 
 
 def published_round(value: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -116,6 +117,20 @@ def _window(dates: np.ndarray, start: dt.date | None, end: dt.date | None) -> np
     return keep
 
 
+DEFAULT_MIN_ELIGIBLE = 20
+"""The minimum universe when ``COINSEASON_SEASON_MIN_ELIGIBLE`` is not set (the setting's default)."""
+
+
+def min_eligible_from_env() -> int:
+    """``COINSEASON_SEASON_MIN_ELIGIBLE`` read through the settings when it is set, else the default: the settings
+    (pydantic) load only when needed, which keeps a CLI query on a warm cache fast."""
+    if not any(name.upper() == "COINSEASON_SEASON_MIN_ELIGIBLE" for name in os.environ):
+        return DEFAULT_MIN_ELIGIBLE
+    from coinseason.settings import SeasonSettings
+
+    return SeasonSettings().min_eligible
+
+
 class AnalyticsService:
     """Season index, dominance, season periods and breakdowns over a store; engines cached per source."""
 
@@ -125,13 +140,17 @@ class AnalyticsService:
         *,
         load: Callable[[MarketData, str], Loaded] = load_engine,
         sources: Callable[[], list[SourceSummary]] | None = None,
+        min_eligible: int | None = None,
     ) -> None:
         """``load`` builds a source's engine from the store (:func:`load_engine`) and ``sources`` lists the store's
         sources (``store.sources``): the CLI passes those of an on-disk cache
-        (:class:`coinseason.services.engine_cache.EngineCache`)."""
+        (:class:`coinseason.services.engine_cache.EngineCache`). ``min_eligible``: the minimum universe
+        (:attr:`coinseason.core.engine.SeasonEngine.min_eligible`); None reads ``COINSEASON_SEASON_MIN_ELIGIBLE``
+        (default 20), so every command that builds the service from the store alone uses the server's minimum."""
         self._store = store
         self._load = load
         self._list_sources = sources or store.sources
+        self.min_eligible = min_eligible_from_env() if min_eligible is None else min_eligible
         self._loaded: dict[str, Loaded] = {}
         self._exclusions: dict[tuple[str, str], ExclusionSet] = {}
         self._sources: list[SourceSummary] | None = None
@@ -148,7 +167,9 @@ class AnalyticsService:
         """A new service over the same store, for after new data landed: each source loaded here is brought up to
         date incrementally (:func:`extend_loaded`) when it can be, else left to load afresh. This one is unchanged
         and may go on answering meanwhile."""
-        fresh = AnalyticsService(self._store, load=self._load, sources=self._list_sources)
+        fresh = AnalyticsService(
+            self._store, load=self._load, sources=self._list_sources, min_eligible=self.min_eligible
+        )
         names = {s.source for s in fresh.sources()}
         for name, old in list(self._loaded.items()):
             if name not in names:
@@ -198,6 +219,7 @@ class AnalyticsService:
                 found = self._loaded.get(name)
                 if found is None:
                     found = self._loaded[name] = self._load(self._store, name)
+        found.engine.min_eligible = self.min_eligible
         return found
 
     def exclusion(self, source: str | None, spec: str) -> ExclusionSet:
@@ -225,6 +247,7 @@ class AnalyticsService:
             "excluded_classes": list(excl.classes),
             "exclusion_rule": EXCLUSION_METHOD,
             "n_excluded": len(excl.ids & set(loaded.engine.coin_ids)),
+            "min_eligible": self.min_eligible,
             **parameters,
         }
 

@@ -19,6 +19,12 @@ from coinseason.data.tidy import TokenClass
 from coinseason.errors import CoinseasonError, StoreUnavailable
 from coinseason.services.analytics import EXCLUSION_RULE, METHODOLOGY_VERSION
 from coinseason.services.first_steps import NO_DATA_YET
+from coinseason.services.consensus import (
+    CAP_WEIGHTED_METHOD,
+    GRID_METHOD,
+    MARGIN_METHOD,
+    MINIMUM_UNIVERSE_METHOD,
+)
 
 log = logging.getLogger("coinseason.api")
 
@@ -41,6 +47,10 @@ DEFINITIONS = {
     "TOTAL − BTC, TOTAL3 = TOTAL − BTC − ETH",
     "exclusions": "stablecoins, wrapped/bridged tokens, liquid-staking derivatives and tokenized assets, decided per "
     "coin from provider categories, the curated list and a price-peg test; " + EXCLUSION_RULE,
+    "minimum_universe": MINIMUM_UNIVERSE_METHOD,
+    "consensus": GRID_METHOD,
+    "margin": MARGIN_METHOD,
+    "cap_weighted_index": CAP_WEIGHTED_METHOD,
 }
 
 
