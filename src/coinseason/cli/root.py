@@ -31,8 +31,12 @@ COMMANDS: dict[str, Lazy] = {
     "model": Lazy("coinseason.cli.model:model_app", "Early-warning models of season transitions."),
     "features": Lazy("coinseason.cli.model:features_app", "Feature data: sentiment, on-chain, macro (point in time)."),
     "mcp": Lazy("coinseason.cli.mcp:mcp", "MCP server for AI assistants: seasons and dominance as tools."),
-    "consensus": Lazy("coinseason.cli.consensus:consensus", "How sure the season call is: the index over 64 definitions."),
-    "margin": Lazy("coinseason.cli.consensus:margin", "How many coins would have to change sides to change the season."),
+    "consensus": Lazy(
+        "coinseason.cli.consensus:consensus", "How sure the season call is: the index over 64 definitions."
+    ),
+    "margin": Lazy(
+        "coinseason.cli.consensus:margin", "How many coins would have to change sides to change the season."
+    ),
     "alerts": Lazy("coinseason.cli.alerts:alerts_app", "Alert rules and signed webhooks: add, list, remove, test."),
 }
 """Every command, in the order ``--help`` lists them: name → where it lives and its one-line help."""

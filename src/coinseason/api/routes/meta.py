@@ -18,13 +18,13 @@ from coinseason.data.classification import load_curated
 from coinseason.data.tidy import TokenClass
 from coinseason.errors import CoinseasonError, StoreUnavailable
 from coinseason.services.analytics import EXCLUSION_RULE, METHODOLOGY_VERSION
-from coinseason.services.first_steps import NO_DATA_YET
 from coinseason.services.consensus import (
     CAP_WEIGHTED_METHOD,
     GRID_METHOD,
     MARGIN_METHOD,
     MINIMUM_UNIVERSE_METHOD,
 )
+from coinseason.services.first_steps import NO_DATA_YET
 
 log = logging.getLogger("coinseason.api")
 
