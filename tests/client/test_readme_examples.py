@@ -70,7 +70,8 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_the_client_example(db: str, tmp_path: Path) -> None:
     code = example("Python client")
     assert "http://127.0.0.1:8000" in code
-    with serve(["--db", db], log=tmp_path / "server.log") as server:
+    small = {"COINSEASON_SEASON_MIN_ELIGIBLE": "0"}  # two altcoins: the minimum universe is another test's
+    with serve(["--db", db], log=tmp_path / "server.log", env=small) as server:
         out = run(code.replace("http://127.0.0.1:8000", server.url)).splitlines()
     assert out[0] == "2024-04-29 neutral 50.0 since 2024-03-31"
     assert out[1].startswith("default ")
@@ -81,7 +82,10 @@ def test_the_mcp_example(db: str) -> None:
     code = example("MCP server for AI assistants")
     spawn = 'StdioServerParameters(command="coinseason", args=["mcp"])'
     assert spawn in code
-    ours = f"StdioServerParameters(command={sys.executable!r}, args=['-m', 'coinseason', 'mcp', '--db', {db!r}])"
+    small = "env={'COINSEASON_SEASON_MIN_ELIGIBLE': '0'}"  # two altcoins: the minimum universe is another test's
+    ours = (
+        f"StdioServerParameters(command={sys.executable!r}, args=['-m', 'coinseason', 'mcp', '--db', {db!r}], {small})"
+    )
     out = run(code.replace(spawn, ours)).splitlines()
     assert "'current_season'" in out[0] and "'backtest'" in out[0]
     season, data_time, version = out[1].split(" ")

@@ -54,6 +54,7 @@ def test_serve_with_a_provider_key_on_an_empty_store_reaches_todays_season(tmp_p
     with fake_provider(data_up_to(today), stamp_now=True) as provider:
         env = {
             "COINSEASON_INGEST_PROVIDER": "coingecko",
+            "COINSEASON_SEASON_MIN_ELIGIBLE": "0",  # a 12-coin market: the minimum universe is another test's
             "COINSEASON_COINGECKO_PLAN": "demo",
             "COINSEASON_COINGECKO_API_KEY": "my-demo-key",
             "COINSEASON_COINGECKO_URL": provider.coingecko_url,
