@@ -14,24 +14,15 @@ from coinseason.clock import Clock, utc_now
 from coinseason.settings import HANDOFF_ENV, Settings, default_db_path
 from coinseason.store import Store, open_store
 
-SERVER_FACTORY = "coinseason.server:create_app_from_handoff"
-"""The app factory every server process calls; it reads the settings from :data:`~coinseason.settings.HANDOFF_ENV`."""
-
 
 def launch_server(settings: Settings) -> None:
-    """Hand ``settings`` to the server's processes through one variable and run uvicorn until it stops."""
-    import uvicorn  # the ASGI server stack loads only when a command serves
+    """Hand ``settings`` to the server's processes through one variable and run the server they name
+    (``settings.server.kind``: granian or uvicorn, :mod:`coinseason.cli.servers`) until it stops."""
+    from coinseason.cli import servers  # the ASGI server stack loads only when a command serves
 
     os.environ[HANDOFF_ENV] = settings.to_handoff()
-    uvicorn.run(
-        SERVER_FACTORY,
-        factory=True,
-        host=settings.api.host,
-        port=settings.api.port,
-        workers=settings.api.workers if settings.api.workers > 1 else None,
-        access_log=False,
-        log_config=None,
-    )
+    run = servers.run_granian if settings.server.kind == "granian" else servers.run_uvicorn
+    run(settings)
 
 
 @dataclass(frozen=True, slots=True)
