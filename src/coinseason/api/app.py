@@ -22,8 +22,9 @@ from coinseason.api.http.guard import FrontDoor
 from coinseason.api.http.headers import cache_policy
 from coinseason.api.http.invalidation import Invalidation, LocalInvalidation, RedisInvalidation
 from coinseason.api.http.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from coinseason.api.http.metrics import Metrics
+from coinseason.api.http.metrics import Metrics, multiprocess_dir
 from coinseason.api.http.redis_client import redis_from_url
+from coinseason.api.http.routing import RouteNames
 from coinseason.api.http.stream import StreamHub
 from coinseason.api.models import Problem
 from coinseason.api.publishing import Publisher, warm_up
@@ -127,7 +128,7 @@ def create_app(
         if redis_client is not None:  # publishing may wait longer than a rate-limit hit: it is off the hot path
             invalidation = RedisInvalidation(redis_client, timeout=max(timeout, 1.0))
     hub = StreamHub()
-    metrics = Metrics()
+    metrics = Metrics(shared_dir=multiprocess_dir())  # several workers: one scrape sums them all
     metrics.track_stream(hub)
     state = ApiState(
         settings=settings,
@@ -201,6 +202,7 @@ def create_app(
         limiter=limiter,
         cache=state.cache,
         verify_key=state.keys.verify,
+        route_of=RouteNames(lambda: app.router.routes),
     )
     app.front = behind_proxies(front, settings.server.forwarded_allow_ips)  # the client behind a trusted proxy
     return app

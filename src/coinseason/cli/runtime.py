@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,6 +15,9 @@ from coinseason.clock import Clock, utc_now
 from coinseason.settings import HANDOFF_ENV, Settings, default_db_path
 from coinseason.store import Store, open_store
 
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+"""Where the workers of one server keep their metrics (prometheus-client's multiprocess mode)."""
+
 
 def launch_server(settings: Settings) -> None:
     """Hand ``settings`` to the server's processes through one variable and run the server they name
@@ -22,7 +26,17 @@ def launch_server(settings: Settings) -> None:
 
     os.environ[HANDOFF_ENV] = settings.to_handoff()
     run = servers.run_granian if settings.server.kind == "granian" else servers.run_uvicorn
-    run(settings)
+    if settings.api.workers == 1:
+        os.environ.pop(METRICS_DIR_ENV, None)
+        run(settings)
+        return
+    # several workers: their metrics meet in a folder of their own (one scrape sums them), removed at the end
+    with tempfile.TemporaryDirectory(prefix="coinseason-metrics-") as shared:
+        os.environ[METRICS_DIR_ENV] = shared
+        try:
+            run(settings)
+        finally:
+            os.environ.pop(METRICS_DIR_ENV, None)
 
 
 @dataclass(frozen=True, slots=True)

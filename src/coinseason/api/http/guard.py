@@ -144,6 +144,7 @@ class FrontDoor:
         cache: ResponseCache,
         verify_key: KeyCheck,
         prefix: str = "/v1",
+        route_of: Callable[[Scope], str | None] | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
@@ -151,6 +152,8 @@ class FrontDoor:
         self.cache = cache
         self.verify_key = verify_key
         self.prefix = prefix
+        self.route_of = route_of
+        """The route template of a request answered before routing (a refusal), for metrics and the log."""
         self.access = AccessLog(metrics=metrics, lines=settings.api.access_log)
         self.cache_default = cache_policy(allow_anonymous=settings.api.allow_anonymous).default
         self._verified: dict[bytes, tuple[str, float]] = {}
@@ -188,6 +191,8 @@ class FrontDoor:
         finally:
             if kind == "http":
                 template = exchange.template or route_template(scope)
+                if template is None and self.route_of is not None:
+                    template = self.route_of(scope)
                 self.access(scope, template, exchange.status, time.perf_counter() - start)
             request_id.reset(token)
 

@@ -1,17 +1,34 @@
-"""Prometheus metrics of one API app, in its own registry (never the process-global one)."""
+"""Prometheus metrics of one API app, in its own registry (never the process-global one).
+
+Several worker processes (``serve --workers N``) answer ``/metrics`` in turn, so each scrape must show them all:
+``serve`` then gives the workers one ``PROMETHEUS_MULTIPROC_DIR`` (:data:`MULTIPROC_ENV`), where prometheus-client
+keeps every process's counters and histograms in shared files, and a scrape sums them over the workers (gauges: the
+sum over live workers, or the most recent value for the data age and lag). One worker keeps them in memory.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from coinseason.api.http.stream import StreamHub
 
-__all__ = ["LATENCY_BUCKETS", "UNMATCHED_ROUTE", "Metrics"]
+__all__ = ["LATENCY_BUCKETS", "MULTIPROC_ENV", "UNMATCHED_ROUTE", "Metrics", "multiprocess_dir"]
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+"""prometheus-client's own switch to multiprocess mode; read when it is imported, so set before workers start."""
+
+
+def multiprocess_dir() -> str | None:
+    """The shared metrics folder of this process's server, when it runs several workers."""
+    return os.environ.get(MULTIPROC_ENV) or None
+
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UNMATCHED_ROUTE = "<unmatched>"
@@ -23,7 +40,10 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 class Metrics:
     """Request latency and counts by route template, data freshness, and the live stream."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, shared_dir: str | None = None) -> None:
+        """``shared_dir``: the ``PROMETHEUS_MULTIPROC_DIR`` of a server with several workers (prometheus-client
+        must have been imported with it set), else None: this process's metrics only."""
+        self.shared_dir = shared_dir
         self.registry = CollectorRegistry(auto_describe=True)
         self._duration = Histogram(
             "coinseason_http_request_duration_seconds",
@@ -44,12 +64,14 @@ class Metrics:
             "Seconds since the newest data point of a source.",
             ["source"],
             registry=self.registry,
+            multiprocess_mode="mostrecent",
         )
         self._ingestion_lag = Gauge(
             "coinseason_ingestion_lag_seconds",
             "Seconds the last ingestion of a source lagged behind the data it fetched.",
             ["source"],
             registry=self.registry,
+            multiprocess_mode="mostrecent",
         )
 
     def observe_request(self, *, route: str, method: str, status: int, seconds: float) -> None:
@@ -75,12 +97,54 @@ class Metrics:
         self._ingestion_lag.labels(source).set(seconds)
 
     def track_stream(self, hub: StreamHub) -> None:
-        """Export the hub's subscriber count and dropped messages, read at each scrape."""
-        self.registry.register(_StreamCollector(hub))
+        """Export the hub's subscriber count and dropped messages, read at each scrape (with several workers: the
+        sum over the live workers of what each read at its last scrape)."""
+        if self.shared_dir is None:
+            self.registry.register(_StreamCollector(hub))
+        else:
+            self._shared_stream = _SharedStream(hub, self.registry)
+
+    _shared_stream: _SharedStream | None = None
 
     def render(self) -> tuple[bytes, str]:
-        """The text exposition of every metric, and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        """The text exposition of every metric, and its content type; with several workers, of them all."""
+        if self.shared_dir is None:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        if self._shared_stream is not None:
+            self._shared_stream.sync()
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=self.shared_dir)  # type: ignore[no-untyped-call]  # untyped upstream
+        return generate_latest(merged), CONTENT_TYPE_LATEST
+
+
+class _SharedStream:
+    """The stream figures of one worker written where every worker's are summed (live workers only)."""
+
+    def __init__(self, hub: StreamHub, registry: CollectorRegistry) -> None:
+        self._hub = hub
+        self._subscribers = Gauge(
+            "coinseason_stream_subscribers",
+            "Open live-stream subscriptions.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self._dropped = Gauge(
+            "coinseason_stream_dropped_messages_total",
+            "Stream messages dropped because a subscriber read too slowly.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self._delivered = Gauge(
+            "coinseason_stream_delivered_messages_total",
+            "Stream messages queued for subscribers (one per subscriber per update).",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+
+    def sync(self) -> None:
+        self._subscribers.set(self._hub.subscribers)
+        self._dropped.set(self._hub.dropped)
+        self._delivered.set(self._hub.published)
 
 
 class _StreamCollector(Collector):
