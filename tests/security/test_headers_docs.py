@@ -1,7 +1,8 @@
-"""The API docs work offline and under the Content-Security-Policy: Swagger UI at ``/docs`` and ReDoc at
-``/redoc`` render every operation in a real browser (Debian's Chromium), with no request to another host and no
-console error (a CSP refusal is one), from a real ``coinseason serve`` (reproduction 7 of the security issue:
-``/docs`` loaded Swagger UI from a CDN, beside the page that keeps the API key)."""
+"""The API docs and the dashboard work offline and under the Content-Security-Policy: Swagger UI at ``/docs``,
+ReDoc at ``/redoc`` and the dashboard at ``/`` render in a real browser (Debian's Chromium) with the CSP enforced,
+no request to another host and no console error (a CSP refusal is one), from a real ``coinseason serve``
+(reproduction 7 of the security issue: ``/docs`` loaded Swagger UI from a CDN, beside the page that keeps the API
+key)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_swagger_ui_renders_offline_under_the_csp(server: Server, browser: Browser) -> None:
     """API8 (security misconfiguration) / API10 (unsafe consumption: no third-party script beside the key):
     /docs draws its operations from files served here."""
-    page = open_dashboard(browser, f"{server.url}/docs")
+    page = open_dashboard(browser, f"{server.url}/docs", bypass_csp=False)
     try:
         page.page.wait_for_selector(".swagger-ui .info .title", timeout=PAGE_TIMEOUT_MS)
         assert "coinseason" in page.page.inner_text(".swagger-ui .info .title")
@@ -46,7 +47,7 @@ def test_redoc_renders_offline_under_the_csp(server: Server, browser: Browser) -
     """API8 / API10: /redoc draws its operations from files served here. ReDoc's bundle always draws its maker's
     logo from their CDN: the CSP blocks it before any request leaves (the one console error allowed, and it must
     be that block)."""
-    page = open_dashboard(browser, f"{server.url}/redoc")
+    page = open_dashboard(browser, f"{server.url}/redoc", bypass_csp=False)
     try:
         page.page.get_by_text("/v1/season/latest").first.wait_for(timeout=PAGE_TIMEOUT_MS)
         assert "coinseason" in page.page.inner_text("h1")
@@ -54,3 +55,14 @@ def test_redoc_renders_offline_under_the_csp(server: Server, browser: Browser) -
         assert all("Content Security Policy" in e for e in blocked), blocked
     finally:
         close_dashboard(page, expected=(REDOC_LOGO,))
+
+
+def test_the_dashboard_renders_under_the_csp(server: Server, browser: Browser) -> None:
+    """API8: the page, its plotly charts and its WebSocket need nothing the CSP refuses (no inline script, no
+    eval, no other origin)."""
+    page = open_dashboard(browser, f"{server.url}/?top=3&window=2", bypass_csp=False)
+    try:
+        page.page.locator("body[data-ready]").wait_for(timeout=PAGE_TIMEOUT_MS)
+        page.page.locator(".js-plotly-plot").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    finally:
+        close_dashboard(page)

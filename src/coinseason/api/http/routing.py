@@ -30,15 +30,29 @@ class RouteNames:
         key = (scope["type"], scope["path"])
         if key in self._known:
             return self._known[key]
-        found = None
-        probe = {**scope, "method": scope.get("method", "GET")}
-        for route in self._routes():
-            match, _ = route.matches(probe)
-            if match is not Match.NONE:  # PARTIAL: the path matches, the method does not (still this route)
-                template = getattr(route, "path", None)
-                found = template if isinstance(template, str) else None
-                break
+        found = _template(self._routes(), {**scope, "method": scope.get("method", "GET")})
         if len(self._known) >= self._max_paths:
             self._known.clear()
         self._known[key] = found
         return found
+
+
+def _template(routes: Sequence[BaseRoute], probe: Scope, prefix: str = "") -> str | None:
+    """The template of the first route matching ``probe`` (PARTIAL: the path matches, the method does not: still
+    this route), looking into included routers (FastAPI keeps them whole, under ``original_router``)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            below = str(getattr(getattr(route, "include_context", None), "prefix", "") or "")
+            if below and not probe["path"].startswith(below):
+                continue
+            stripped = {**probe, "path": probe["path"][len(below) :]} if below else probe
+            found = _template(inner.routes, stripped, prefix + below)
+            if found is not None:
+                return found
+            continue
+        match, _ = route.matches(probe)
+        if match is not Match.NONE:
+            template = getattr(route, "path", None)
+            return prefix + template if isinstance(template, str) else None
+    return None
