@@ -35,14 +35,14 @@ SERVER_FACTORY = "coinseason.server:create_app_from_handoff"
 """The app factory every server process calls; it reads the settings from :data:`~coinseason.settings.HANDOFF_ENV`."""
 
 
-def run_uvicorn(settings: Settings) -> None:
-    """uvicorn (httptools, uvloop when installed) until it stops; it stops on SIGINT/SIGTERM, giving open requests
-    ``stop_seconds``."""
+def run_uvicorn(settings: Settings, *, target: str = SERVER_FACTORY) -> None:
+    """uvicorn (httptools, uvloop when installed) serving the app ``target`` makes until it stops; it stops on
+    SIGINT/SIGTERM, giving open requests ``stop_seconds``."""
     import uvicorn  # the ASGI server stack loads only when a command serves
 
     server = settings.server
     uvicorn.run(
-        SERVER_FACTORY,
+        target,
         factory=True,
         host=settings.api.host,
         port=settings.api.port,
@@ -59,9 +59,9 @@ def run_uvicorn(settings: Settings) -> None:
     )
 
 
-def run_granian(settings: Settings) -> None:
-    """granian until it stops; it stops on SIGINT/SIGTERM, ending workers that have not stopped after
-    ``stop_seconds``."""
+def run_granian(settings: Settings, *, target: str = SERVER_FACTORY) -> None:
+    """granian serving the app ``target`` makes until it stops; it stops on SIGINT/SIGTERM, ending workers that
+    have not stopped after ``stop_seconds``."""
     from granian.constants import Interfaces
     from granian.http import HTTP1Settings
     from granian.server import Server
@@ -71,7 +71,7 @@ def run_granian(settings: Settings) -> None:
     multiprocessing.set_start_method("spawn", force=True)
     server = settings.server
     Server(
-        SERVER_FACTORY,
+        target,
         address=settings.api.host,
         port=settings.api.port,
         interface=Interfaces.ASGI,
