@@ -9,10 +9,12 @@ sum over live workers, or the most recent value for the data age and lag). One w
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
 from collections.abc import Iterable
+from itertools import accumulate
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -45,20 +47,20 @@ class Metrics:
         must have been imported with it set), else None: this process's metrics only."""
         self.shared_dir = shared_dir
         self.registry = CollectorRegistry(auto_describe=True)
-        self._duration = Histogram(
-            "coinseason_http_request_duration_seconds",
-            "Time to answer an HTTP request, by route template.",
-            ["route", "method"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self._requests = Counter(
-            "coinseason_http_requests",
-            "HTTP requests answered, by route template and status.",
-            ["route", "method", "status"],
-            registry=self.registry,
-        )
+        self._requests: _RequestCounts | None = None
         self._children: dict[tuple[str, str, int], tuple[Histogram, Counter]] = {}
+        if shared_dir is None:  # one process: plain counts, read at each scrape (no lock, no shared file a request)
+            self._requests = _RequestCounts()
+            self.registry.register(self._requests)
+        else:
+            self._duration = Histogram(
+                _DURATION,
+                _DURATION_HELP,
+                ["route", "method"],
+                buckets=LATENCY_BUCKETS,
+                registry=self.registry,
+            )
+            self._counter = Counter(_REQUESTS, _REQUESTS_HELP, ["route", "method", "status"], registry=self.registry)
         self._data_age = Gauge(
             "coinseason_data_age_seconds",
             "Seconds since the newest data point of a source.",
@@ -76,6 +78,9 @@ class Metrics:
 
     def observe_request(self, *, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request; ``route`` must be the template (``/v1/season/history``), not the raw path."""
+        if self._requests is not None:
+            self._requests.observe(route, method, status, seconds)
+            return
         children = self._children.get((route, method, status))
         if children is None:
             children = self._children_of(route, method, status)
@@ -85,7 +90,7 @@ class Metrics:
     def _children_of(self, route: str, method: str, status: int) -> tuple[Histogram, Counter]:
         """The labelled series of one (route, method, status), looked up once (``labels`` takes a lock each call)."""
         label = method if method in _METHODS else "OTHER"
-        children = (self._duration.labels(route, label), self._requests.labels(route, label, str(status)))
+        children = (self._duration.labels(route, label), self._counter.labels(route, label, str(status)))
         if len(self._children) < 10_000:  # routes are templates and methods a fixed set: this stays small
             self._children[(route, method, status)] = children
         return children
@@ -145,6 +150,69 @@ class _SharedStream:
         self._subscribers.set(self._hub.subscribers)
         self._dropped.set(self._hub.dropped)
         self._delivered.set(self._hub.published)
+
+
+_DURATION = "coinseason_http_request_duration_seconds"
+_DURATION_HELP = "Time to answer an HTTP request, by route template."
+_REQUESTS = "coinseason_http_requests"
+_REQUESTS_HELP = "HTTP requests answered, by route template and status."
+_MAX_SERIES = 10_000
+
+
+class _Series:
+    """The requests of one (route, method, status): how many fell in each latency bucket, and their time."""
+
+    __slots__ = ("buckets", "seconds")
+
+    def __init__(self) -> None:
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.seconds = 0.0
+
+
+class _RequestCounts(Collector):
+    """Request counts and latency histograms of one process, kept as plain numbers and exported at each scrape
+    as the same families prometheus-client's Counter and Histogram would export. Requests are counted on the event
+    loop's thread only; a scrape reads a copy."""
+
+    def __init__(self) -> None:
+        self._series: dict[tuple[str, str, int], _Series] = {}
+        self._overflow = _Series()
+        """Where requests go once there are _MAX_SERIES series (never, with route templates and known methods)."""
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        series = self._series.get((route, method, status))
+        if series is None:
+            series = self._new(route, method, status)
+        series.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        series.seconds += seconds
+
+    def _new(self, route: str, method: str, status: int) -> _Series:
+        if len(self._series) >= _MAX_SERIES:
+            return self._overflow
+        series = self._series[(route, method if method in _METHODS else "OTHER", status)] = _Series()
+        if method not in _METHODS:  # every unknown method shares the OTHER series
+            self._series[(route, method, status)] = series
+        return series
+
+    def collect(self) -> Iterable[Metric]:
+        counter = CounterMetricFamily(_REQUESTS, _REQUESTS_HELP, labels=["route", "method", "status"])
+        histogram = HistogramMetricFamily(_DURATION, _DURATION_HELP, labels=["route", "method"])
+        latencies: dict[tuple[str, str], tuple[list[int], float]] = {}
+        seen: set[int] = set()
+        for (route, method, status), series in list(self._series.items()):
+            if id(series) in seen or method not in _METHODS and method != "OTHER":
+                continue
+            seen.add(id(series))
+            buckets, seconds = list(series.buckets), series.seconds
+            counter.add_metric([route, method, str(status)], sum(buckets))
+            total, spent = latencies.get((route, method), ([0] * len(buckets), 0.0))
+            latencies[(route, method)] = ([a + b for a, b in zip(total, buckets, strict=True)], spent + seconds)
+        for (route, method), (buckets, seconds) in latencies.items():
+            cumulative = list(accumulate(buckets))
+            bounds = [*(str(bound) for bound in LATENCY_BUCKETS), "+Inf"]
+            histogram.add_metric([route, method], list(zip(bounds, cumulative, strict=True)), seconds)
+        yield counter
+        yield histogram
 
 
 class _StreamCollector(Collector):
