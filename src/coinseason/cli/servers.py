@@ -80,8 +80,26 @@ def run_granian(settings: Settings, *, target: str = SERVER_FACTORY) -> None:
         backpressure=server.max_connections,
         http1_settings=HTTP1Settings(header_read_timeout=round(server.header_timeout_seconds * 1000)),
         log_access=False,
+        log_dictconfig=_granian_logging(settings),
         workers_kill_timeout=max(1, round(server.stop_seconds)),
     ).serve()
+
+
+def _granian_logging(settings: Settings) -> dict[str, object]:
+    """granian's own lines (start, workers, stop) in coinseason's format: JSON lines or text, on stderr."""
+    formatter = "coinseason.logs.JsonFormatter" if settings.log.json_lines else "coinseason.logs.TextFormatter"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"coinseason": {"()": formatter}},
+        "handlers": {
+            "console": {"formatter": "coinseason", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
+        },
+        "loggers": {
+            "_granian": {"handlers": ["console"], "level": settings.log.level.upper(), "propagate": False},
+            "granian.access": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        },
+    }
 
 
 @functools.cache
