@@ -16,8 +16,8 @@ before the app sees a request:
 - **forwarded headers**: neither server reads ``X-Forwarded-For``; the app believes it only from
   ``COINSEASON_FORWARDED_ALLOW_IPS`` (:mod:`coinseason.api.http.forwarded`).
 
-Granian is the default: on the bench (``bench/api.py --only http``) it serves the same app about twice as fast as
-uvicorn.
+Granian is the default: on the bench (``bench/api.py --only http``) it served the same app 1.5 to 2 times as fast
+as uvicorn.
 """
 
 from __future__ import annotations
