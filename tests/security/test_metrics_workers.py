@@ -21,6 +21,7 @@ from coinseason.api.http.limits import MemoryRateLimiter
 from coinseason.providers.files import FileFormat
 from coinseason.server import create_app
 from coinseason.services.importing import ImportService
+from coinseason.services.keys import KeyService
 from coinseason.settings import ApiSettings, Settings
 from coinseason.store import open_store
 from tests.conftest import fixed_clock, small_market_csv
@@ -88,21 +89,32 @@ def test_two_workers_scrape_as_one(kind: str, postgres_market: str, tmp_path: Pa
 
 
 @pytest.fixture(scope="module")
-def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str]]:
     root = tmp_path_factory.mktemp("labels")
-    settings = Settings(db=market_db_at(root), api=ApiSettings(allow_anonymous=False, rate_limit_per_minute=2))
+    db = market_db_at(root)
+    store = open_store(db)
+    try:
+        _, key = KeyService(store, clock=fixed_clock).create("labels")
+    finally:
+        store.close()
+    settings = Settings(db=db, api=ApiSettings(allow_anonymous=False, rate_limit_per_minute=2))
     with TestClient(create_app(settings, limiter=MemoryRateLimiter())) as client:
-        yield client
+        yield client, key
 
 
-def test_refusals_are_labelled_with_their_route(keyed: TestClient) -> None:
-    """API9: a 401 (no key, a wrong key), a 404 and a 422 are counted under the route they asked for; only a path
-    no route serves is ``<unmatched>``."""
+def test_refusals_are_labelled_with_their_route(keyed: tuple[TestClient, str]) -> None:
+    """API9: a 401 (no key, a wrong key) and a 429 (over the key's limit of 2 a minute) are counted under the
+    route they asked for, as the answers are; only a path no route serves is ``<unmatched>``."""
+    keyed, key = keyed
+    statuses = [keyed.get("/v1/season/latest", params=VIEW, headers={"X-API-Key": key}).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
     keyed.get("/v1/season/latest", params=VIEW)
     keyed.get("/v1/season/latest", params=VIEW, headers={"X-API-Key": "cs_wrong_key"})
     keyed.get("/v1/coins/nobody/history", headers={"X-API-Key": "cs_wrong_key"})
     keyed.get("/v1/no/such/route")
     found = counts(keyed.get("/metrics").text)
     assert found[("/v1/season/latest", "401")] == 2
+    assert found[("/v1/season/latest", "200")] == 2
+    assert found[("/v1/season/latest", "429")] == 1
     assert found[("/v1/coins/{coin_id}/history", "401")] == 1
     assert found[("<unmatched>", "401")] == 1
