@@ -160,12 +160,30 @@ def started(name: str, command: list[str], *, env: dict[str, str], log: Path, po
 
 
 def coinseason_serve(
-    db: Path | str, port: int, log: Path, extra_env: dict[str, str]
+    db: Path | str, port: int, log: Path, extra_env: dict[str, str], *, kind: str | None = None
 ) -> contextlib.AbstractContextManager[Server]:
-    """``coinseason serve`` over ``db`` (a DuckDB file or a store URL)."""
+    """``coinseason serve`` over ``db`` (a DuckDB file or a store URL), on the server ``kind`` (default: serve's)."""
     command = [sys.executable, "-m", "coinseason", "serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(port)]
-    env = child_env({"COINSEASON_ANONYMOUS_RATE_LIMIT_PER_MINUTE": str(HUGE_LIMIT), **extra_env})
-    return started("coinseason serve", command, env=env, log=log, port=port)
+    if kind is not None:
+        command += ["--server", kind]
+    env = child_env(
+        {
+            "COINSEASON_ANONYMOUS_RATE_LIMIT_PER_MINUTE": str(HUGE_LIMIT),
+            "COINSEASON_RATE_LIMIT_PER_MINUTE": str(HUGE_LIMIT),
+            **extra_env,
+        }
+    )
+    return started(f"coinseason serve ({kind or 'default'})", command, env=env, log=log, port=port)
+
+
+def create_key(db: Path) -> str:
+    """A new API key in the store ``db`` (``coinseason keys create``), for requests as a keyed client."""
+    command = [sys.executable, "-m", "coinseason", "keys", "create", "--name", "bench", "--db", str(db)]
+    done = subprocess.run(command, capture_output=True, text=True, env=child_env({}), check=True, timeout=120)  # noqa: S603
+    found = re.search(r"\b(cs_[A-Za-z0-9_-]{20,})", done.stdout + done.stderr)
+    if found is None:
+        raise RuntimeError(f"no key in the output of keys create:\n{done.stdout}{done.stderr}")
+    return found[1]
 
 
 # -- the bare ASGI baseline -----------------------------------------------------------------------------------
@@ -195,14 +213,27 @@ def bare_app(body: bytes, headers: list[tuple[bytes, bytes]]) -> Callable[..., A
     return app
 
 
-def serve_bare(port: int, response: Path) -> None:
-    """The baseline server: the bare app under uvicorn with the settings ``coinseason serve`` uses."""
-    import uvicorn
+BARE_RESPONSE_ENV = "BENCH_BARE_RESPONSE"
 
-    saved = json.loads(response.read_text())
+
+def bare_from_env() -> Callable[..., Awaitable[None]]:
+    """The bare app answering the response saved in the file ``$BENCH_BARE_RESPONSE`` (a factory, for servers
+    that start workers of their own)."""
+    saved = json.loads(Path(os.environ[BARE_RESPONSE_ENV]).read_text())
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in saved["headers"]]
-    app = bare_app(bytes.fromhex(saved["body"]), headers)
-    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_config=None)
+    return bare_app(bytes.fromhex(saved["body"]), headers)
+
+
+def serve_bare(port: int, response: Path, kind: str) -> None:
+    """The baseline server: the bare app on the server ``kind`` run exactly as ``coinseason serve`` runs it."""
+    from coinseason.cli import servers
+    from coinseason.settings import ApiSettings, ServerSettings, Settings
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # workers import the factory from this folder
+    os.environ[BARE_RESPONSE_ENV] = str(response)
+    settings = Settings(db="unused", api=ApiSettings(host="127.0.0.1", port=port), server=ServerSettings(kind=kind))
+    run = servers.run_granian if kind == "granian" else servers.run_uvicorn
+    run(settings, target="api:bare_from_env")
 
 
 # -- wrk ------------------------------------------------------------------------------------------------------
@@ -230,6 +261,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14 and 15
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and every process below it (a server's workers), Linux ``/proc``."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        used = cpu_seconds(current)
+        total += 0.0 if math.isnan(used) else used
+        todo += children.get(current, [])
+    return total
+
+
 def sent_bytes(client: httpx.Client, url: str, accept_encoding: str) -> tuple[int, str | None]:
     """How many body bytes a GET sends with this ``Accept-Encoding``, and the content coding it says."""
     with client.stream("GET", url, headers={"Accept-Encoding": accept_encoding}) as answer:
@@ -238,10 +288,14 @@ def sent_bytes(client: httpx.Client, url: str, accept_encoding: str) -> tuple[in
         return size, answer.headers.get("content-encoding")
 
 
-def wrk(url: str, *, threads: int, connections: int, seconds: float, gzip: bool = False) -> WrkResult:
+def wrk(
+    url: str, *, threads: int, connections: int, seconds: float, gzip: bool = False, key: str | None = None
+) -> WrkResult:
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", url]
     if gzip:
         command[1:1] = ["-H", "Accept-Encoding: gzip"]
+    if key is not None:
+        command[1:1] = ["-H", f"X-API-Key: {key}"]
     out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout  # noqa: S603
 
     def latency(q: str) -> float:
@@ -531,76 +585,140 @@ def forget_keys(redis_url: str, *keys: str) -> None:
         client.close()
 
 
+SERVER_KINDS = ("granian", "uvicorn")
+"""The servers ``coinseason serve --server`` can run; the first is its default."""
+
+
+@dataclass
+class Contender:
+    """One server process in the throughput table: the app or the bare baseline, on one server."""
+
+    kind: str
+    app: str
+    server: Server
+    results: list[WrkResult] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)
+
+    @property
+    def best(self) -> WrkResult:
+        return max(self.results, key=lambda r: r.requests_per_second)
+
+
+def throughput_table(contenders: list[Contender], key: str, *, seconds: float, rounds: int) -> None:
+    """wrk against each contender in turn, ``rounds`` times (alternating, so a busy moment of the machine falls on
+    any of them), with the API key; each round's server CPU time per request."""
+    for contender in contenders:  # warm up
+        wrk(f"{contender.server.url}{LATEST}", threads=THREADS, connections=CONNECTIONS, seconds=1, key=key)
+    for _ in range(rounds):
+        for contender in contenders:
+            before = tree_cpu_seconds(contender.server.process.pid)
+            got = wrk(
+                f"{contender.server.url}{LATEST}", threads=THREADS, connections=CONNECTIONS, seconds=seconds, key=key
+            )
+            used = tree_cpu_seconds(contender.server.process.pid) - before
+            contender.results.append(got)
+            contender.cpu_us.append(1e6 * used / got.requests if got.requests else math.nan)
+
+
+def print_table(contenders: list[Contender]) -> None:
+    """The throughput table: one line per server and app, the best round of each."""
+    print(f"\n  {'server':<9}{'app':<12}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs/req':>12}{'errors':>8}")
+    for c in contenders:
+        best = c.best
+        errors = sum(r.errors for r in c.results)
+        print(
+            f"  {c.kind:<9}{c.app:<12}{best.requests_per_second:>10,.0f}{best.p50_ms:>9.2f}{best.p99_ms:>9.2f}"
+            f"{min(c.cpu_us):>12.1f}{errors:>8}"
+        )
+    print()
+
+
 def http_figures(report: Report, db: Path, tmp: Path, *, quick: bool) -> None:
     seconds = 3.0 if quick else 10.0
     rounds = 1 if quick else 2
-    real_port, bare_port = free_port(), free_port()
-    with coinseason_serve(db, real_port, tmp / "serve.log", {}) as real, httpx.Client(timeout=60) as client:
+    key = create_key(db)
+    report.note(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    with contextlib.ExitStack() as stack, httpx.Client(timeout=60, headers={"X-API-Key": key}) as client:
+        apps: dict[str, Server] = {}
+        for kind in SERVER_KINDS:
+            apps[kind] = stack.enter_context(
+                coinseason_serve(db, free_port(), tmp / f"serve-{kind}.log", {}, kind=kind)
+            )
+        real = apps[SERVER_KINDS[0]]
         cold = time.perf_counter()
         first = client.get(f"{real.url}{LATEST}")
         report.note(f"first {LATEST}: {(time.perf_counter() - cold) * 1000:.1f} ms (warmed up at start)")
         first.raise_for_status()
         kept = [(k, v) for k, v in first.headers.multi_items() if k.lower() not in ("date", "server")]
         (tmp / "latest.json").write_text(json.dumps({"body": first.content.hex(), "headers": kept}))
-        report.note(f"{LATEST}: {len(first.content):,} bytes; baseline sends these bytes and the same headers")
-        bare_command = [sys.executable, __file__, "--bare-server", str(bare_port), str(tmp / "latest.json")]
-        bare_log = tmp / "bare.log"
-        with started("bare ASGI app", bare_command, env=child_env({}), log=bare_log, port=bare_port) as bare:
+        report.note(
+            f"{LATEST}: {len(first.content):,} bytes, {len(kept)} headers (security headers, ETag, rate limit); "
+            "each bare app sends these bytes and the same headers"
+        )
+        contenders: list[Contender] = []
+        for kind in SERVER_KINDS:
+            port = free_port()
+            command = [sys.executable, __file__, "--bare-server", str(port), str(tmp / "latest.json"), kind]
+            bare = stack.enter_context(
+                started(f"bare ({kind})", command, env=child_env({}), log=tmp / f"bare-{kind}.log", port=port)
+            )
             if client.get(f"{bare.url}{LATEST}").content != first.content:
-                raise RuntimeError("the bare app does not send the same bytes")
-            results: dict[str, list[WrkResult]] = {"bare": [], "real": []}
-            for url in (bare.url, real.url):  # warm both up
-                wrk(f"{url}{LATEST}", threads=THREADS, connections=CONNECTIONS, seconds=1)
-            cpu_us: dict[str, list[float]] = {"bare": [], "real": []}
-            for _ in range(rounds):
-                for name, server in (("bare", bare), ("real", real)):
-                    before = cpu_seconds(server.process.pid)
-                    got = wrk(f"{server.url}{LATEST}", threads=THREADS, connections=CONNECTIONS, seconds=seconds)
-                    used = cpu_seconds(server.process.pid) - before
-                    results[name].append(got)
-                    cpu_us[name].append(1e6 * used / got.requests if got.requests else math.nan)
-                    report.note(
-                        f"wrk {name}: {got.requests_per_second:,.0f} req/s, p50 {got.p50_ms:.2f} ms, "
-                        f"p99 {got.p99_ms:.2f} ms, {got.errors} errors; server CPU {cpu_us[name][-1]:.1f} µs/request"
-                    )
-        best_bare = max(results["bare"], key=lambda r: r.requests_per_second)
-        best_real = max(results["real"], key=lambda r: r.requests_per_second)
-        errors = sum(r.errors for r in results["real"] + results["bare"])
-        ratio = 100 * best_real.requests_per_second / best_bare.requests_per_second if errors == 0 else math.nan
+                raise RuntimeError(f"the bare app on {kind} does not send the same bytes")
+            contenders += [Contender(kind, "bare", bare), Contender(kind, "coinseason", apps[kind])]
+        throughput_table(contenders, key, seconds=seconds, rounds=rounds)
+        report.note(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        for c in contenders:
+            for got, cpu in zip(c.results, c.cpu_us, strict=True):
+                report.note(
+                    f"wrk {c.kind} {c.app}: {got.requests_per_second:,.0f} req/s, p50 {got.p50_ms:.2f} ms, "
+                    f"p99 {got.p99_ms:.2f} ms, {got.errors} errors; server CPU {cpu:.1f} µs/request"
+                )
+        print_table(contenders)
+        bares = [c for c in contenders if c.app == "bare"]
+        ours = [c for c in contenders if c.app == "coinseason"]
+        fastest_bare = max(bares, key=lambda c: c.best.requests_per_second)
+        fastest_ours = max(ours, key=lambda c: c.best.requests_per_second)
+        errors = sum(r.errors for c in contenders for r in c.results)
+        ratio = 100 * fastest_ours.best.requests_per_second / fastest_bare.best.requests_per_second
         report.add(
             Figure(
-                f"{LATEST} throughput (wrk -t{THREADS} -c{CONNECTIONS} -d{seconds:g}s)",
-                best_real.requests_per_second,
+                f"{LATEST} throughput, keyed, access log on (wrk -t{THREADS} -c{CONNECTIONS} -d{seconds:g}s)",
+                fastest_ours.best.requests_per_second,
                 "req/s",
-                ratio=f"bare ASGI {best_bare.requests_per_second:,.0f} req/s",
+                ratio=f"on {fastest_ours.kind}; bare ASGI on {fastest_bare.kind} "
+                f"{fastest_bare.best.requests_per_second:,.0f} req/s",
             )
         )
         report.add(
             Figure(
-                f"{LATEST} throughput vs bare ASGI app",
-                ratio,
+                f"{LATEST} throughput vs the fastest bare ASGI server",
+                ratio if errors == 0 else math.nan,
                 "%",
                 TARGET_RATIO,
                 at_least=True,
-                ratio=f"{best_real.requests_per_second:,.0f} / {best_bare.requests_per_second:,.0f}",
+                ratio=f"{fastest_ours.best.requests_per_second:,.0f} ({fastest_ours.kind}) / "
+                f"{fastest_bare.best.requests_per_second:,.0f} ({fastest_bare.kind}); {errors} errors",
             )
         )
-        bare_cpu, real_cpu = min(cpu_us["bare"]), min(cpu_us["real"])
-        report.add(
-            Figure(
-                "  server CPU per request, bare / real (what the ratio would be on an idle core)",
-                100 * bare_cpu / real_cpu,
-                "%",
-                ratio=f"{bare_cpu:.1f} / {real_cpu:.1f} µs; less sensitive to other load than req/s",
+        for kind in SERVER_KINDS:
+            bare_c = next(c for c in bares if c.kind == kind)
+            ours_c = next(c for c in ours if c.kind == kind)
+            report.add(
+                Figure(
+                    f"  on {kind}: coinseason vs bare on the same server",
+                    100 * ours_c.best.requests_per_second / bare_c.best.requests_per_second,
+                    "%",
+                    ratio=f"CPU {min(bare_c.cpu_us):.1f} (bare) / {min(ours_c.cpu_us):.1f} µs per request: "
+                    f"{100 * min(bare_c.cpu_us) / min(ours_c.cpu_us):.0f} % (what the ratio would be on an idle core)",
+                )
             )
-        )
         report.add(
             Figure(
-                f"{LATEST} p99 at {CONNECTIONS} connections",
-                min(r.p99_ms for r in results["real"]),
+                f"{LATEST} p99 at {CONNECTIONS} connections ({fastest_ours.kind})",
+                min(r.p99_ms for r in fastest_ours.results),
                 "ms",
                 TARGET_P99_MS,
-                ratio=f"bare p99 {min(r.p99_ms for r in results['bare']):.2f} ms",
+                ratio=f"bare p99 {min(r.p99_ms for r in fastest_bare.results):.2f} ms ({fastest_bare.kind})",
             )
         )
 
@@ -609,7 +727,7 @@ def http_figures(report: Report, db: Path, tmp: Path, *, quick: bool) -> None:
         history.raise_for_status()
         cold_ms = (time.perf_counter() - cold) * 1000
         days = len(history.json()["values"])
-        got = wrk(f"{real.url}{HISTORY}", threads=1, connections=1, seconds=min(seconds, 5.0))
+        got = wrk(f"{real.url}{HISTORY}", threads=1, connections=1, seconds=min(seconds, 5.0), key=key)
         report.add(
             Figure(
                 f"{HISTORY} ({days:,} days, {len(history.content) / 1e6:.1f} MB), cached, p50",
@@ -632,7 +750,7 @@ def http_figures(report: Report, db: Path, tmp: Path, *, quick: bool) -> None:
                     f"{plain_bytes:,} bytes ({plain_bytes / 1024:,.0f} KiB)",
                 )
             )
-        got = wrk(f"{real.url}{HISTORY}", threads=1, connections=1, seconds=min(seconds, 5.0), gzip=True)
+        got = wrk(f"{real.url}{HISTORY}", threads=1, connections=1, seconds=min(seconds, 5.0), gzip=True, key=key)
         report.add(
             Figure(
                 f"{HISTORY}, cached, gzip variant, p50",
@@ -863,10 +981,10 @@ def main() -> int:
         "--postgres", default=DEFAULT_POSTGRES, help="PostgreSQL server for the landing figures (user@host:port URL)"
     )
     parser.add_argument("--only", choices=("http", "ws", "landing"), help="measure only one part")
-    parser.add_argument("--bare-server", nargs=2, metavar=("PORT", "RESPONSE"), help=argparse.SUPPRESS)
+    parser.add_argument("--bare-server", nargs=3, metavar=("PORT", "RESPONSE", "SERVER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
-        serve_bare(int(args.bare_server[0]), Path(args.bare_server[1]))
+        serve_bare(int(args.bare_server[0]), Path(args.bare_server[1]), args.bare_server[2])
         return 0
     parquet = preflight(args.data_dir, args.redis_url)
     limit = raise_fd_limit(4 * WS_CLIENTS + 1024)
@@ -899,7 +1017,9 @@ def main() -> int:
             return 2
         report.note(f"{parquet.name} imported in {time.perf_counter() - t0:.1f} s")
         if args.only in (None, "http"):
-            section("HTTP: coinseason serve (1 worker, in-memory limiter, access log on) vs bare ASGI")
+            section(
+                "HTTP: coinseason serve (1 worker, keyed, in-memory limiter, access log on) vs bare ASGI, both servers"
+            )
             http_figures(report, db, tmp, quick=args.quick)
         if args.only in (None, "ws"):
             section("WebSocket: coinseason serve with Redis (limiter and invalidation)")

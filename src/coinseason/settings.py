@@ -4,6 +4,7 @@ down: nested by concern (``settings.api.port``, ``settings.ingest.top``), each f
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -26,6 +27,7 @@ __all__ = [
     "LogSettings",
     "PostgresSettings",
     "ProviderSettings",
+    "ServerSettings",
     "Settings",
     "StoreSettings",
     "WebhookSettings",
@@ -118,6 +120,56 @@ class ApiSettings(BaseSettings):
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ValueError(f"CORS origin {origin!r} must start with http:// or https:// (or be *)")
         return origins
+
+
+class ServerSettings(BaseSettings):
+    """The HTTP server process of ``serve`` (``COINSEASON_SERVER``, ``COINSEASON_SERVER_*``,
+    ``COINSEASON_FORWARDED_ALLOW_IPS``): which server, and the bounds it keeps before the app sees a request."""
+
+    model_config = _env("COINSEASON_SERVER_")
+
+    kind: Literal["granian", "uvicorn"] = Field(
+        default="granian", validation_alias="COINSEASON_SERVER", description="the ASGI server serve runs"
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="a connection that has not sent a request's headers by then is closed"
+    )
+    keep_alive_seconds: float = Field(
+        default=5.0, gt=0, le=600, description="an idle keep-alive connection is closed after this"
+    )
+    max_connections: int = Field(
+        default=1024, ge=1, le=100_000, description="requests one worker handles at once; more wait or get a 503"
+    )
+    stop_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="on SIGTERM, open requests get this long before workers are ended"
+    )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="COINSEASON_FORWARDED_ALLOW_IPS",
+        description="proxies whose X-Forwarded-For/-Proto are believed (addresses, networks, or *); none by default",
+    )
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """A plain ``10.0.0.1,10.0.1.0/24`` as well as a JSON list."""
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            if host == "*":
+                continue
+            try:
+                ipaddress.ip_network(host, strict=False)
+            except ValueError:
+                raise ValueError(f"{host!r} is not an IP address or network") from None
+        return hosts
 
 
 class LogSettings(BaseSettings):
@@ -278,6 +330,7 @@ class Settings(BaseModel):
 
     db: str = Field(default_factory=lambda: StoreSettings().db, description="store path or URL (COINSEASON_DB)")
     api: ApiSettings = Field(default_factory=ApiSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     pg: PostgresSettings = Field(default_factory=PostgresSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
@@ -340,6 +393,9 @@ def _problems(exc: ValidationError) -> str:
             found.append(message)
             continue
         name = str(error["loc"][0])
+        if name.startswith("COINSEASON_"):  # the field was given by its variable's name (a validation alias)
+            found.append(f"{name}: {message}")
+            continue
         field = concern.model_fields.get(name)
         alias = field.validation_alias if field is not None else None
         where = alias if isinstance(alias, str) else f"{concern.model_config.get('env_prefix', '')}{name}".upper()
@@ -349,6 +405,7 @@ def _problems(exc: ValidationError) -> str:
 
 _CONCERNS: dict[str, type[BaseSettings]] = {
     "api": ApiSettings,
+    "server": ServerSettings,
     "pg": PostgresSettings,
     "log": LogSettings,
     "ingest": IngestSettings,

@@ -70,7 +70,7 @@ def test_cache_hits_are_logged_and_counted_under_their_route(market_db: str, log
     assert f'coinseason_http_requests_total{{method="GET",{route},status="304"}} 1.0' in metrics
 
 
-def test_refusals_are_logged_unmatched_and_carry_a_request_id(market_db: str, log_stream: io.StringIO) -> None:
+def test_refusals_are_counted_under_their_route_and_carry_a_request_id(market_db: str, log_stream: io.StringIO) -> None:
     with client_for(market_db, allow_anonymous=False) as client:
         refused = client.get("/v1/season/latest", params=Q, headers={"X-Request-ID": "no-key"})
         assert refused.status_code == 401 and refused.headers["x-request-id"] == "no-key"
@@ -79,7 +79,7 @@ def test_refusals_are_logged_unmatched_and_carry_a_request_id(market_db: str, lo
         metrics = client.get("/metrics").text
     [line] = [line for line in access_lines(log_stream) if line["request_id"] == "no-key"]
     assert (line["route"], line["status"]) == ("/v1/season/latest", 401)
-    assert 'coinseason_http_requests_total{method="GET",route="<unmatched>",status="401"} 1.0' in metrics
+    assert 'coinseason_http_requests_total{method="GET",route="/v1/season/latest",status="401"} 1.0' in metrics
 
 
 @pytest.mark.parametrize("query", ["api_key=cs_x_y", "TOKEN=abc", "x%2Dapi%2Dkey=abc", "top=3&Key=abc"])

@@ -134,7 +134,10 @@ def answered_as_designed(message: ConsoleMessage) -> bool:
 def open_dashboard(browser: Browser, url: str, *, clock: dt.datetime | None = None, **context: object) -> Dashboard:
     """A fresh context and page on ``url``; requests to any other host are recorded and aborted. ``clock``: the time
     the page's clock says (``Date.now``), fixed, timers still running."""
-    page = browser.new_context(accept_downloads=True, **context).new_page()  # type: ignore[arg-type]
+    # bypass_csp: Playwright's wait_for_function evaluates strings, which the page's CSP refuses; the CSP itself is
+    # tested with bypass_csp=False (tests/security/test_headers_docs.py)
+    options: dict[str, object] = {"accept_downloads": True, "bypass_csp": True, **context}
+    page = browser.new_context(**options).new_page()  # type: ignore[arg-type]
     if clock is not None:
         page.clock.set_fixed_time(clock)
     page.set_default_timeout(PAGE_TIMEOUT_MS)

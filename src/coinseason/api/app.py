@@ -10,22 +10,25 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from coinseason import __version__
 from coinseason.api.gauges import refresh_gauges
 from coinseason.api.http import problems
 from coinseason.api.http.cache import ResponseCache
 from coinseason.api.http.compression import OnTheFlyGZip
+from coinseason.api.http.forwarded import behind_proxies
 from coinseason.api.http.guard import FrontDoor
+from coinseason.api.http.headers import cache_policy
 from coinseason.api.http.invalidation import Invalidation, LocalInvalidation, RedisInvalidation
 from coinseason.api.http.limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from coinseason.api.http.metrics import Metrics
+from coinseason.api.http.metrics import Metrics, multiprocess_dir
 from coinseason.api.http.redis_client import redis_from_url
+from coinseason.api.http.routing import RouteNames
 from coinseason.api.http.stream import StreamHub
 from coinseason.api.models import Problem
 from coinseason.api.publishing import Publisher, warm_up
-from coinseason.api.routes import alerts, coins, consensus, dominance, meta, outlook, season, stream, trading
+from coinseason.api.routes import alerts, coins, consensus, docs, dominance, meta, outlook, season, stream, trading
 from coinseason.api.state import ApiState
 from coinseason.clock import Clock, utc_now
 from coinseason.services.analytics import AnalyticsService
@@ -56,7 +59,7 @@ class CoinseasonAPI(FastAPI):
     middleware stack or router.
     """
 
-    front: FrontDoor | None = None
+    front: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         front = self.front
@@ -126,14 +129,14 @@ def create_app(
         if redis_client is not None:  # publishing may wait longer than a rate-limit hit: it is off the hot path
             invalidation = RedisInvalidation(redis_client, timeout=max(timeout, 1.0))
     hub = StreamHub()
-    metrics = Metrics()
+    metrics = Metrics(shared_dir=multiprocess_dir())  # several workers: one scrape sums them all
     metrics.track_stream(hub)
     state = ApiState(
         settings=settings,
         store=store,
         analytics=AnalyticsService(store, min_eligible=settings.season.min_eligible),
         keys=KeyService(store, clock=clock),
-        cache=ResponseCache(),
+        cache=ResponseCache(policy=cache_policy(allow_anonymous=settings.api.allow_anonymous)),
         limiter=limiter,
         invalidation=invalidation,
         hub=hub,
@@ -175,7 +178,7 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # Swagger UI and ReDoc from installed files: coinseason.api.routes.docs
         redoc_url=None,
         # coinseason has its own metrics and logs: no OpenTelemetry work on each request
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
@@ -193,13 +196,16 @@ def create_app(
     app.include_router(consensus.router, responses=errors)
     app.include_router(stream.router)
     app.include_router(meta.health_router)
+    app.include_router(docs.router)
     # request context, keys, limits, cache, CORS; gzip on the fly for what FastAPI answers under /v1
-    app.front = FrontDoor(
+    front = FrontDoor(
         OnTheFlyGZip(app.behind_front),
         settings=settings,
         metrics=metrics,
         limiter=limiter,
         cache=state.cache,
         verify_key=state.keys.verify,
+        route_of=RouteNames(lambda: app.router.routes),
     )
+    app.front = behind_proxies(front, settings.server.forwarded_allow_ips)  # the client behind a trusted proxy
     return app

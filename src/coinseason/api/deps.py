@@ -13,7 +13,7 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel, BeforeValidator
 from starlette.responses import Response
 
-from coinseason.api.http.cache import CACHE_CONTROL, CachedResponse, Encoded, cache_key
+from coinseason.api.http.cache import CachedResponse, Encoded, cache_key
 from coinseason.api.state import ApiState
 from coinseason.api.views import JSON
 from coinseason.errors import ConfigError
@@ -129,9 +129,11 @@ def cached(
     chosen: CachedResponse | Encoded = entry
     if entry.gzip is not None and accept is not None and accepts_gzip(accept.encode("latin-1")):
         chosen = entry.gzip
-    headers = {"ETag": chosen.etag, "Cache-Control": CACHE_CONTROL}
-    if entry.gzip is not None:
-        headers["Vary"] = "Accept-Encoding"
+    policy = state.cache.policy
+    headers = {"ETag": chosen.etag, "Cache-Control": policy.cached}
+    vary = policy.vary_with(gzip=entry.gzip is not None)
+    if vary is not None:
+        headers["Vary"] = vary
     if etag_matches(request.headers.get("if-none-match"), chosen.etag):
         return Response(status_code=304, headers=headers)
     if chosen is not entry:

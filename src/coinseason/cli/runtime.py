@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,32 +20,35 @@ if TYPE_CHECKING:  # the settings (pydantic) and the stores (DuckDB, polars) loa
     from coinseason.settings import Settings
     from coinseason.store import Store
 
-SERVER_FACTORY = "coinseason.server:create_app_from_handoff"
-"""The app factory every server process calls; it reads the settings from :data:`~coinseason.settings.HANDOFF_ENV`."""
 MCP_FACTORY = "coinseason.server:create_mcp_app_from_handoff"
 """The app factory of ``coinseason mcp --transport http`` (settings handed over the same way)."""
 MCP_STDIO = "coinseason.server:run_mcp_stdio"
 """The coroutine function of ``coinseason mcp`` over stdio, named like the factories: the CLI does not import the
 MCP server, the composition root does."""
 McpTransport = Literal["stdio", "http"]
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+"""Where the workers of one server keep their metrics (prometheus-client's multiprocess mode)."""
 
 
 def launch_server(settings: Settings) -> None:
-    """Hand ``settings`` to the server's processes through one variable and run uvicorn until it stops."""
-    import uvicorn  # the ASGI server stack loads only when a command serves
-
+    """Hand ``settings`` to the server's processes through one variable and run the server they name
+    (``settings.server.kind``: granian or uvicorn, :mod:`coinseason.cli.servers`) until it stops."""
+    from coinseason.cli import servers  # the ASGI server stack loads only when a command serves
     from coinseason.settings import HANDOFF_ENV
 
     os.environ[HANDOFF_ENV] = settings.to_handoff()
-    uvicorn.run(
-        SERVER_FACTORY,
-        factory=True,
-        host=settings.api.host,
-        port=settings.api.port,
-        workers=settings.api.workers if settings.api.workers > 1 else None,
-        access_log=False,
-        log_config=None,
-    )
+    run = servers.run_granian if settings.server.kind == "granian" else servers.run_uvicorn
+    if settings.api.workers == 1:
+        os.environ.pop(METRICS_DIR_ENV, None)
+        run(settings)
+        return
+    # several workers: their metrics meet in a folder of their own (one scrape sums them), removed at the end
+    with tempfile.TemporaryDirectory(prefix="coinseason-metrics-") as shared:
+        os.environ[METRICS_DIR_ENV] = shared
+        try:
+            run(settings)
+        finally:
+            os.environ.pop(METRICS_DIR_ENV, None)
 
 
 def launch_mcp(settings: Settings, transport: McpTransport) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,12 +18,23 @@ from coinseason.services.importing import gate_config
 from coinseason.settings import Settings
 
 
+class ServerKind(StrEnum):
+    """The ASGI servers ``serve`` can run (:mod:`coinseason.cli.servers`)."""
+
+    GRANIAN = "granian"
+    UVICORN = "uvicorn"
+
+
 def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option("--host", help="Address to listen on [default: 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port [default: 8000]")] = None,
     workers: Annotated[
         int | None, typer.Option("--workers", help="Worker processes (more than one needs PostgreSQL)")
+    ] = None,
+    server: Annotated[
+        ServerKind | None,
+        typer.Option("--server", help="ASGI server: granian or uvicorn [default: COINSEASON_SERVER, else granian]"),
     ] = None,
     import_path: Annotated[Path | None, typer.Option("--import", help="File to import before serving")] = None,
     fmt: Annotated[FileFormat, typer.Option("--format", help="Format of the --import file")] = FileFormat.TIDY,
@@ -45,6 +57,7 @@ def serve(
         settings = Settings.from_env(  # the options win over the environment; the validators see both
             db=db,
             api=_given(host=host, port=port, workers=workers),
+            server=_given(kind=server.value if server is not None else None),
             live=_given(run=live),
             ingest=_given(run=ingest),
         )

@@ -11,16 +11,17 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from coinseason.api.http.compression import GZIP_MIN_BYTES, compressible
+from coinseason.api.http.headers import PUBLIC, CachePolicy
 from coinseason.httpkit import etag_of, gzip_bytes, gzip_etag
 
 __all__ = ["CACHE_CONTROL", "CachedResponse", "Encoded", "ResponseCache", "cache_key"]
 
-CACHE_CONTROL = "public, max-age=60"
-"""What every cached response says to shared caches and browsers."""
+CACHE_CONTROL = PUBLIC.cached
+"""What a cached response says to shared caches and browsers when anonymous reads are on (the default); a
+:class:`ResponseCache` made with another :class:`~coinseason.api.http.headers.CachePolicy` says what it says."""
 
 
 RawHeaders = tuple[tuple[bytes, bytes], ...]
-_VARY = ((b"vary", b"accept-encoding"),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,8 @@ class CachedResponse:
     media_type: str
     route: str | None = field(default=None, compare=False)
     """The route template that made the body (for metrics and the access log), when known."""
+    policy: CachePolicy = field(default=PUBLIC, compare=False, repr=False)
+    """What caches are told (Cache-Control, Vary): public, or private to the key."""
     headers_200: RawHeaders = field(init=False, compare=False, repr=False)
     """Content-Type, Content-Length, ETag and Cache-Control (and Vary when there is a gzip variant), encoded once."""
     headers_304: RawHeaders = field(init=False, compare=False, repr=False)
@@ -51,17 +54,21 @@ class CachedResponse:
 
     def __post_init__(self) -> None:
         encoded = None
-        vary: RawHeaders = ()
+        policy = self.policy
+        control = (b"cache-control", policy.cached.encode())
+        plain_vary = policy.vary_with(gzip=False)
+        vary: RawHeaders = ((b"vary", plain_vary.encode()),) if plain_vary else ()
         if len(self.body) >= GZIP_MIN_BYTES and compressible(self.media_type):
             packed, etag = gzip_bytes(self.body), gzip_etag(self.etag)
-            common: RawHeaders = ((b"etag", etag.encode()), (b"cache-control", CACHE_CONTROL.encode()), *_VARY)
+            vary = ((b"vary", str(policy.vary_with(gzip=True)).encode()),)
+            common: RawHeaders = ((b"etag", etag.encode()), control, *vary)
             first: RawHeaders = (
                 (b"content-type", self.media_type.encode()),
                 (b"content-length", str(len(packed)).encode()),
                 (b"content-encoding", b"gzip"),
             )
-            encoded, vary = Encoded(packed, etag, first + common, common), _VARY
-        common = ((b"etag", self.etag.encode()), (b"cache-control", CACHE_CONTROL.encode()), *vary)
+            encoded = Encoded(packed, etag, first + common, common)
+        common = ((b"etag", self.etag.encode()), control, *vary)
         first = ((b"content-type", self.media_type.encode()), (b"content-length", str(len(self.body)).encode()))
         object.__setattr__(self, "headers_200", first + common)
         object.__setattr__(self, "headers_304", common)
@@ -79,10 +86,12 @@ def cache_key(path: str, query: str) -> str:
 class ResponseCache:
     """A least-recently-used map of request keys to ready responses; safe to call from worker threads."""
 
-    def __init__(self, *, max_entries: int = 1024) -> None:
+    def __init__(self, *, max_entries: int = 1024, policy: CachePolicy = PUBLIC) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, not {max_entries}")
         self.max_entries = max_entries
+        self.policy = policy
+        """What every kept response tells caches (public, or private to the key)."""
         self.generation = 0
         """Bumped by every :meth:`clear`; a body computed under an older generation is stale."""
         self._entries: OrderedDict[str, CachedResponse] = OrderedDict()
@@ -104,7 +113,7 @@ class ResponseCache:
         but not kept, so a slow request cannot put old data back after new data landed. ``route``: the template of
         the route that made it.
         """
-        entry = CachedResponse(body=body, etag=etag_of(body), media_type=media_type, route=route)
+        entry = CachedResponse(body=body, etag=etag_of(body), media_type=media_type, route=route, policy=self.policy)
         with self._lock:
             if generation is not None and generation != self.generation:
                 return entry

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coinseason.api.http.access import AccessLog, route_template, valid_request_id
 from coinseason.api.http.cache import CachedResponse, Encoded, ResponseCache, cache_key
+from coinseason.api.http.headers import SECURITY_HEADERS, RawHeaders, cache_policy
 from coinseason.api.http.limits import LimiterUnavailable, RateLimiter
 from coinseason.api.http.metrics import Metrics
 from coinseason.api.http.problems import PROBLEM_JSON, RETRY_AFTER_SECONDS, failure, problem_bytes
@@ -142,11 +143,13 @@ def _may_hold_a_key(query: bytes) -> bool:
 class _Exchange:
     """One request's way out: records the status, adds the request id (and the rate-limit headers) to the start."""
 
-    __slots__ = ("extra", "rid_header", "send", "started", "status", "template")
+    __slots__ = ("cache_default", "extra", "rid_header", "send", "started", "status", "template")
 
-    def __init__(self, send: Send, rid_header: tuple[bytes, bytes]) -> None:
+    def __init__(self, send: Send, rid_header: tuple[bytes, bytes], cache_default: RawHeaders = ()) -> None:
         self.send = send
         self.rid_header = rid_header
+        self.cache_default = cache_default
+        """Cache-Control (and Vary) of a response that names no Cache-Control of its own."""
         self.extra: Headers = []
         self.started = False
         """Whether a response (or a WebSocket accept or close) went out: after that no error answer can."""
@@ -164,6 +167,9 @@ class _Exchange:
             headers.append(self.rid_header)
             if message["type"] == "http.response.start":
                 headers += self.extra
+                headers += SECURITY_HEADERS
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers += self.cache_default
             message = {**message, "headers": headers}
         await self.send(message)
 
@@ -181,6 +187,7 @@ class FrontDoor:
         cache: ResponseCache,
         verify_key: KeyCheck,
         prefix: str = "/v1",
+        route_of: Callable[[Scope], str | None] | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
@@ -188,7 +195,10 @@ class FrontDoor:
         self.cache = cache
         self.verify_key = verify_key
         self.prefix = prefix
+        self.route_of = route_of
+        """The route template of a request answered before routing (a refusal), for metrics and the log."""
         self.access = AccessLog(metrics=metrics, lines=settings.api.access_log)
+        self.cache_default = cache_policy(allow_anonymous=settings.api.allow_anonymous).default
         self._verified: dict[bytes, tuple[str, float]] = {}
         self._auth_blocked: dict[str, float] = {}
         """Client address -> monotonic time until which its key checks are refused (too many failed lately)."""
@@ -212,7 +222,7 @@ class FrontDoor:
         rid = valid_request_id(incoming)
         token = request_id.set(rid)
         start = time.perf_counter()
-        exchange = _Exchange(send, (b"x-request-id", rid.encode("ascii")))
+        exchange = _Exchange(send, (b"x-request-id", rid.encode("ascii")), self.cache_default)
         try:
             if origin and self.cors is not None:
                 await self.cors(scope, receive, exchange)
@@ -230,6 +240,8 @@ class FrontDoor:
         finally:
             if kind == "http":
                 template = exchange.template or route_template(scope)
+                if template is None and self.route_of is not None:
+                    template = self.route_of(scope)
                 self.access(scope, template, exchange.status, time.perf_counter() - start)
             request_id.reset(token)
 
@@ -312,6 +324,7 @@ class FrontDoor:
                 if direct is not None:  # the hot path: the request id is added here, not by wrapping send
                     direct.status, direct.template, direct.started = status, entry.route, True
                     headers.append(direct.rid_header)
+                    headers += SECURITY_HEADERS
                     send = direct.send
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": body})

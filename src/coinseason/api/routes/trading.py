@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import orjson
 import polars as pl
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from starlette.responses import Response
 
 from coinseason.api.deps import (
@@ -57,22 +57,24 @@ class Model(BaseModel):
 
 
 class StrategyParams(Model):
+    """Integers are strict: JSON ``true`` is not a number of days (the schema says integer)."""
+
     strategy: Literal["season-rotation", "momentum", "contrarian"] = "season-rotation"
-    top: int = Field(DEFAULT_TOP, ge=1, le=MAX_TOP)
-    window: int = Field(DEFAULT_WINDOW, ge=1, le=MAX_WINDOW)
+    top: StrictInt = Field(DEFAULT_TOP, ge=1, le=MAX_TOP)
+    window: StrictInt = Field(DEFAULT_WINDOW, ge=1, le=MAX_WINDOW)
     weighting: Literal["equal", "cap"] = "equal"
     exclude: Literal["default", "none"] = "default"
     altcoin_at: float = Field(75.0, ge=0, le=100)
     bitcoin_at: float = Field(25.0, ge=0, le=100)
     neutral: Literal["split", "btc", "cash", "hold"] = "split"
-    confirm_days: int = Field(1, ge=1, le=365)
-    lookback: int = Field(30, ge=1, le=MAX_WINDOW)
+    confirm_days: StrictInt = Field(1, ge=1, le=365)
+    lookback: StrictInt = Field(30, ge=1, le=MAX_WINDOW)
     band: float = Field(1.0, ge=0, le=100)
     index_low: float = Field(10.0, ge=0, le=100)
     dominance_high: float = Field(65.0, ge=0, le=100)
     index_high: float = Field(90.0, ge=0, le=100)
     threshold: float = Field(0.05, ge=0, le=1)
-    rebalance_days: int = Field(30, ge=1, le=3650, description="days between the alt basket's rebalances")
+    rebalance_days: StrictInt = Field(30, ge=1, le=3650, description="days between the alt basket's rebalances")
     basket_drift: float = Field(0.0, ge=0, le=1, description="also rebalance the basket at this drift (0: off)")
     min_volume_usd: float = Field(100_000.0, ge=0, le=1e12, description="least volume of a coin bought, USD/day")
     fee_bps: float = Field(10.0, ge=0, le=1000)
@@ -111,8 +113,8 @@ class Holding(Model):
 class RebalanceRequest(Model):
     holdings: list[Holding] = Field(min_length=1, max_length=500)
     profile: str = Field("balanced", max_length=32, description="conservative, balanced, aggressive or 0.4 (vol)")
-    top: int = Field(DEFAULT_TOP, ge=1, le=MAX_TOP)
-    window: int = Field(DEFAULT_WINDOW, ge=1, le=MAX_WINDOW)
+    top: StrictInt = Field(DEFAULT_TOP, ge=1, le=MAX_TOP)
+    window: StrictInt = Field(DEFAULT_WINDOW, ge=1, le=MAX_WINDOW)
     fee_bps: float = Field(10.0, ge=0, le=1000)
     spread_bps: float = Field(10.0, ge=0, le=1000)
     impact: float = Field(0.1, ge=0, le=10)
