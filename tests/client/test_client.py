@@ -50,7 +50,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     db = str(root / "client.duckdb")
     made = coinseason("keys", "create", "--name", "client-tests", "--db", db)
     assert made.returncode == 0, made.stderr
-    env = {"COINSEASON_ANONYMOUS_RATE_LIMIT_PER_MINUTE": str(ANON_LIMIT)}
+    env = {
+        "COINSEASON_ANONYMOUS_RATE_LIMIT_PER_MINUTE": str(ANON_LIMIT),
+        "COINSEASON_SEASON_MIN_ELIGIBLE": "0",  # two altcoins: the minimum universe is another test's
+    }
     args = ["--db", db, "--import", str(small_market_csv(root / "m.csv")), "--format", "tidy"]
     with serve(args, log=root / "server.log", env=env) as server:
         yield Served(server=server, key=made.stdout.strip(), db=db)

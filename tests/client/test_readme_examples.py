@@ -75,6 +75,8 @@ def test_the_client_example(db: str, tmp_path: Path) -> None:
         out = run(code.replace("http://127.0.0.1:8000", server.url)).splitlines()
     assert out[0] == "2024-04-29 neutral 50.0 since 2024-03-31"
     assert out[1].startswith("default ")
+    # one of two altcoins beats BTC: one coin more makes altcoin season (a tie names it), both are far from BTC
+    assert "neutral margin 1 to altcoin []" in out
     assert out[-1] == "422 ['top']"
 
 

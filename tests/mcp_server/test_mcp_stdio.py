@@ -28,6 +28,8 @@ TOOLS = [
     "season_history",
     "season_breakdown",
     "season_periods",
+    "season_consensus",
+    "season_margin",
     "dominance_latest",
     "dominance_history",
     "methodology",
@@ -75,6 +77,11 @@ def test_every_tool_is_listed_and_answers_as_the_api(market_db: str, api: TestCl
         ("outlook", {}),
         ("backtest", {**Q, "fee_bps": 20}),
         ("current_season", {"top": 0}),
+        ("season_consensus", Q),
+        ("season_consensus", {**Q, "start": "2024-01-02", "points": 5}),
+        ("season_margin", {**Q, "band": 25, "date": "2024-01-05"}),
+        ("season_margin", {**Q, "band": 25, "start": "2024-01-03", "end": "2024-01-06"}),
+        ("season_margin", {**Q, "date": "2024-01-05", "start": "2024-01-03"}),
     ]
     tools, results = _session_results(market_db, calls, tmp_path / "mcp.log")
 
@@ -135,6 +142,32 @@ def test_every_tool_is_listed_and_answers_as_the_api(market_db: str, api: TestCl
 
     refused_top = results[9]
     assert refused_top.is_error and "top" in refused_top.content[0].text
+
+    consensus = answers[10]
+    assert consensus["answer"] == api.get("/v1/season/consensus", params=Q).json()
+    assert consensus["answer"]["value"] == 50.0 and consensus["answer"]["n_variants"] == 64
+    assert consensus["method"]["top"] == 3 and consensus["data_time"] == "2024-01-10T00:00:00Z"
+    assert consensus["request"].startswith("GET /v1/season/consensus?top=3&window=2")
+
+    consensus_history = answers[11]
+    full = api.get("/v1/season/consensus/history", params={**Q, "from": "2024-01-02"}).json()
+    assert consensus_history["answer"]["values"] == full["values"][-5:]
+    assert consensus_history["points_left_out"] == len(full["values"]) - 5 == 4
+    assert consensus_history["answer"]["grid"] == full["grid"] and consensus_history["method"] == full["method"]
+    assert consensus_history["data_time"] == "2024-01-10T00:00:00Z"
+
+    margin = answers[12]  # 1 of 2 altcoins beat BTC: one coin more or less changes the season
+    assert margin["answer"] == api.get("/v1/season/margin", params={**Q, "band": 25, "date": "2024-01-05"}).json()
+    assert margin["answer"]["margin"] == 1 and margin["data_time"] == "2024-01-05T00:00:00Z"
+
+    margin_history = answers[13]
+    range_ = {**Q, "band": 25, "from": "2024-01-03", "to": "2024-01-06"}
+    assert margin_history["answer"] == api.get("/v1/season/margin/history", params=range_).json()
+    assert [v["margin"] for v in margin_history["answer"]["values"]] == [1, 1, 1, 1]
+    assert margin_history["points_left_out"] == 0 and margin_history["data_time"] == "2024-01-06T00:00:00Z"
+
+    both = results[14]
+    assert both.is_error and "not both" in both.content[0].text
 
 
 def test_a_store_without_data_is_a_clear_tool_error(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import httpx
 import polars as pl
 from pydantic import BaseModel
 
+from coinseason.api.consensus_models import ConsensusDay, ConsensusHistory, MarginDay, MarginHistory
 from coinseason.api.models import (
     Breakdown,
     Coin,
@@ -30,10 +31,15 @@ from coinseason.client.calls import (
     BreakdownArgs,
     CoinArgs,
     CoinHistoryArgs,
+    ConsensusHistoryArgs,
     CorrelationArgs,
     Day,
+    DayArgs,
     DominanceArgs,
     DominanceHistoryArgs,
+    EventArgs,
+    MarginArgs,
+    MarginHistoryArgs,
     OutlookArgs,
     RangeArgs,
     RiskArgs,
@@ -54,6 +60,7 @@ from coinseason.client.exchange import (
 )
 
 if TYPE_CHECKING:
+    from coinseason.api.routes.alerts import AlertCreated, AlertOut, EventOut, TestOut
     from coinseason.api.routes.outlook import Correlations, Outlook, SeriesResponse
     from coinseason.api.routes.trading import BacktestResponse, RebalanceRequest, RebalanceResponse
 
@@ -148,6 +155,32 @@ class Client:
         """Season periods: start, end, length, peak."""
         return self.run(calls.seasons(args))
 
+    def season_consensus(self, **args: Unpack[DayArgs]) -> ConsensusDay:
+        """How sure the call is on one day (default: the last): the index over a grid of definitions, the shares
+        of them in each season, median and 10-90 % band, the headline's agreement, the cap-weighted index."""
+        return self.run(calls.consensus(args))
+
+    def season_consensus_history(self, **args: Unpack[ConsensusHistoryArgs]) -> ConsensusHistory:
+        """:meth:`season_consensus` per day, without the variants."""
+        return self.run(calls.consensus_history(args))
+
+    def season_consensus_history_frame(self, **args: Unpack[ConsensusHistoryArgs]) -> pl.DataFrame:
+        """:meth:`season_consensus_history` as a polars frame (the API's CSV)."""
+        return self.run(calls.consensus_history_frame(args))
+
+    def season_margin(self, **args: Unpack[MarginArgs]) -> MarginDay:
+        """How many coins would have to change sides for the season to change on one day, and the close coins
+        (W-day return within ``band`` percentage points of BTC's)."""
+        return self.run(calls.margin(args))
+
+    def season_margin_history(self, **args: Unpack[MarginHistoryArgs]) -> MarginHistory:
+        """:meth:`season_margin` per day, with the close coins' counts."""
+        return self.run(calls.margin_history(args))
+
+    def season_margin_history_frame(self, **args: Unpack[MarginHistoryArgs]) -> pl.DataFrame:
+        """:meth:`season_margin_history` as a polars frame (the API's CSV)."""
+        return self.run(calls.margin_history_frame(args))
+
     # dominance
     def dominance_latest(self, **args: Unpack[DominanceArgs]) -> DominanceLatest:
         return self.run(calls.dominance_latest(args))
@@ -219,6 +252,47 @@ class Client:
 
     def rebalance(self, request: RebalanceRequest) -> RebalanceResponse:
         return self.run(calls.rebalance(request))
+
+    # alerts (every call needs an API key: a key sees and changes only its own rules and events)
+    def add_alert(
+        self,
+        name: str,
+        kind: str,
+        url: str,
+        params: Mapping[str, str | int | float | None] | None = None,
+        *,
+        format: str = "json",
+    ) -> AlertCreated:
+        """A new alert rule sending its events to the webhook ``url``; ``secret`` of the answer is the endpoint's
+        signing secret, shown once when the endpoint is new."""
+        return self.run(calls.add_alert(name, kind, url, params, format))
+
+    def alerts(self) -> list[AlertOut]:
+        """The key's alert rules."""
+        return self.run(calls.alerts())
+
+    def alert(self, rule_id: str) -> AlertOut:
+        return self.run(calls.alert(rule_id))
+
+    def remove_alert(self, rule_id: str) -> None:
+        """Remove a rule (its pending events are still sent)."""
+        self.run(calls.remove_alert(rule_id))
+
+    def test_alert(self, rule_id: str) -> TestOut:
+        """Send a signed test event to the rule's endpoint now, and say how it went."""
+        return self.run(calls.test_alert(rule_id))
+
+    def alert_events(self, **args: Unpack[EventArgs]) -> list[EventOut]:
+        """The key's alert events and their delivery, newest first."""
+        return self.run(calls.alert_events(args))
+
+    def dead_letters(self, limit: int | None = None) -> list[EventOut]:
+        """The key's events that could not be delivered."""
+        return self.run(calls.dead_letters(limit))
+
+    def replay_dead_letter(self, event_id: str) -> EventOut:
+        """Send a dead letter again, with new retries."""
+        return self.run(calls.replay_dead_letter(event_id))
 
     # health
     def healthz(self) -> Health:

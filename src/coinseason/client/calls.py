@@ -6,6 +6,10 @@ checked by a type checker).
 Python names differ from the query's where the query's is a keyword or reads badly: ``start``/``end`` are
 ``from``/``to``, ``token_class`` is ``class``, ``asset`` is ``with``. Days are ``datetime.date`` or
 ``YYYY-MM-DD`` strings.
+
+Answers are read leniently: a field the client does not know is left out rather than refused, so a client older
+than its server keeps working when the server adds fields (the API itself still refuses unknown request fields).
+:data:`ENDPOINTS` names the client method of every API operation; a test holds it to the app's OpenAPI.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict, TypeVar
 
 import orjson
 import polars as pl
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from coinseason.api.consensus_models import ConsensusDay, ConsensusHistory, MarginDay, MarginHistory
 from coinseason.api.models import (
     Breakdown,
     CoinHistory,
@@ -35,7 +40,8 @@ from coinseason.api.models import (
 from coinseason.client.errors import InvalidRequest, ParameterProblem
 from coinseason.client.exchange import Call
 
-if TYPE_CHECKING:  # the outlook and trading models live beside their routes, which load the services
+if TYPE_CHECKING:  # the alerts, outlook and trading models live beside their routes, which load the services
+    from coinseason.api.routes.alerts import AlertCreated, AlertOut, EventOut, TestOut
     from coinseason.api.routes.outlook import Correlations, Outlook, SeriesResponse
     from coinseason.api.routes.trading import (
         BacktestRequest,
@@ -79,6 +85,29 @@ class SeasonPeriodArgs(SeasonArgs, RangeArgs, total=False):
     neutral: bool
     altcoin_at: float
     bitcoin_at: float
+
+
+class DayArgs(SeasonArgs, total=False):
+    date: Day
+
+
+class ConsensusHistoryArgs(SeasonArgs, RangeArgs, total=False):
+    pass
+
+
+class MarginArgs(DayArgs, total=False):
+    band: float
+    """Close coins: W-day return within this many percentage points of BTC's."""
+
+
+class MarginHistoryArgs(SeasonArgs, RangeArgs, total=False):
+    band: float
+
+
+class EventArgs(TypedDict, total=False):
+    rule_id: str
+    status: Literal["pending", "delivered", "dead"]
+    limit: int
 
 
 class DominanceArgs(TypedDict, total=False):
@@ -156,9 +185,35 @@ def _text(value: object) -> str:
     return str(value)
 
 
+LENIENT: Final = "ignore"
+"""How answers treat fields the client's models do not have: left out (the models themselves forbid them, for the
+API's own answers and requests)."""
+
+
 def model(kind: type[M]) -> Callable[[bytes], M]:
-    """Read a JSON answer into the response model ``kind`` (validated: a wrong shape raises)."""
-    return kind.model_validate_json
+    """Read a JSON answer into the response model ``kind``: validated (a missing or wrong field raises), fields
+    unknown to this client left out."""
+
+    def read(body: bytes) -> M:
+        return kind.model_validate_json(body, extra=LENIENT)
+
+    return read
+
+
+def models(kind: type[M]) -> Callable[[bytes], list[M]]:
+    """Read a JSON array answer into a list of ``kind``, as :func:`model` does."""
+    adapter = TypeAdapter(list[kind])  # type: ignore[valid-type]  # kind is a class, known at run time
+
+    def read(body: bytes) -> list[M]:
+        found: list[M] = adapter.validate_json(body, extra=LENIENT)
+        return found
+
+    return read
+
+
+def nothing(body: bytes) -> None:
+    """A ``204 No Content`` answer."""
+    return None
 
 
 def frame(body: bytes) -> pl.DataFrame:
@@ -174,14 +229,15 @@ def mapping(body: bytes) -> dict[str, Any]:
     return value
 
 
-def _lazy(module: str, name: str) -> Callable[[bytes], Any]:
-    """A model reader whose module loads on first use (the outlook and trading models sit beside their routes)."""
+def _lazy(module: str, name: str, *, many: bool = False) -> Callable[[bytes], Any]:
+    """A model reader whose module loads on first use (the alerts, outlook and trading models sit beside their
+    routes); ``many``: the answer is a JSON array of them."""
 
     def read(body: bytes) -> Any:
         import importlib
 
         kind: type[BaseModel] = getattr(importlib.import_module(module), name)
-        return kind.model_validate_json(body)
+        return models(kind)(body) if many else model(kind)(body)
 
     return read
 
@@ -204,6 +260,30 @@ def breakdown(args: BreakdownArgs) -> Call[Breakdown]:
 
 def seasons(args: SeasonPeriodArgs) -> Call[SeasonPeriods]:
     return Call("GET", "/v1/seasons", model(SeasonPeriods), query(args))
+
+
+def consensus(args: DayArgs) -> Call[ConsensusDay]:
+    return Call("GET", "/v1/season/consensus", model(ConsensusDay), query(args))
+
+
+def consensus_history(args: ConsensusHistoryArgs) -> Call[ConsensusHistory]:
+    return Call("GET", "/v1/season/consensus/history", model(ConsensusHistory), query(args))
+
+
+def consensus_history_frame(args: ConsensusHistoryArgs) -> Call[pl.DataFrame]:
+    return Call("GET", "/v1/season/consensus/history", frame, query(args, format="csv"))
+
+
+def margin(args: MarginArgs) -> Call[MarginDay]:
+    return Call("GET", "/v1/season/margin", model(MarginDay), query(args))
+
+
+def margin_history(args: MarginHistoryArgs) -> Call[MarginHistory]:
+    return Call("GET", "/v1/season/margin/history", model(MarginHistory), query(args))
+
+
+def margin_history_frame(args: MarginHistoryArgs) -> Call[pl.DataFrame]:
+    return Call("GET", "/v1/season/margin/history", frame, query(args, format="csv"))
 
 
 def dominance_latest(args: DominanceArgs) -> Call[DominanceLatest]:
@@ -275,6 +355,53 @@ def rebalance(request: RebalanceRequest) -> Call[RebalanceResponse]:
     return Call("POST", "/v1/portfolio/rebalance", reader, body=body)
 
 
+_ALERTS = "coinseason.api.routes.alerts"
+
+
+def _quoted(*parts: str) -> str:
+    from urllib.parse import quote
+
+    return "/".join(quote(part, safe="") for part in parts)
+
+
+def add_alert(
+    name: str, kind: str, url: str, params: Mapping[str, str | int | float | None] | None, fmt: str
+) -> Call[AlertCreated]:
+    """The body is checked by the server (its 422 names each bad field), so a server with new rule kinds or
+    formats is usable from this client."""
+    body = orjson.dumps({"name": name, "kind": kind, "params": dict(params or {}), "url": url, "format": fmt})
+    return Call("POST", "/v1/alerts", _lazy(_ALERTS, "AlertCreated"), body=body, accept=frozenset({201}))
+
+
+def alerts() -> Call[list[AlertOut]]:
+    return Call("GET", "/v1/alerts", _lazy(_ALERTS, "AlertOut", many=True))
+
+
+def alert(rule_id: str) -> Call[AlertOut]:
+    return Call("GET", f"/v1/alerts/{_quoted(rule_id)}", _lazy(_ALERTS, "AlertOut"))
+
+
+def remove_alert(rule_id: str) -> Call[None]:
+    return Call("DELETE", f"/v1/alerts/{_quoted(rule_id)}", nothing, accept=frozenset({204}))
+
+
+def test_alert(rule_id: str) -> Call[TestOut]:
+    return Call("POST", f"/v1/alerts/{_quoted(rule_id)}/test", _lazy(_ALERTS, "TestOut"))
+
+
+def alert_events(args: EventArgs) -> Call[list[EventOut]]:
+    return Call("GET", "/v1/alerts/events", _lazy(_ALERTS, "EventOut", many=True), query(args))
+
+
+def dead_letters(limit: int | None) -> Call[list[EventOut]]:
+    return Call("GET", "/v1/alerts/dead-letters", _lazy(_ALERTS, "EventOut", many=True), query({"limit": limit}))
+
+
+def replay_dead_letter(event_id: str) -> Call[EventOut]:
+    path = f"/v1/alerts/dead-letters/{_quoted(event_id)}/replay"
+    return Call("POST", path, _lazy(_ALERTS, "EventOut"))
+
+
 def healthz() -> Call[Health]:
     return Call("GET", "/healthz", model(Health))
 
@@ -313,3 +440,40 @@ def backtest_request(
 
 def _day(value: Day | None) -> str | None:
     return value.isoformat() if isinstance(value, dt.date) else value
+
+
+ENDPOINTS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("GET", "/v1/season/latest"): ("season_latest",),
+    ("GET", "/v1/season/history"): ("season_history", "season_history_frame"),
+    ("GET", "/v1/season/breakdown"): ("breakdown",),
+    ("GET", "/v1/seasons"): ("seasons",),
+    ("GET", "/v1/season/consensus"): ("season_consensus",),
+    ("GET", "/v1/season/consensus/history"): ("season_consensus_history", "season_consensus_history_frame"),
+    ("GET", "/v1/season/margin"): ("season_margin",),
+    ("GET", "/v1/season/margin/history"): ("season_margin_history", "season_margin_history_frame"),
+    ("GET", "/v1/dominance/latest"): ("dominance_latest",),
+    ("GET", "/v1/dominance/history"): ("dominance_history", "dominance_history_frame"),
+    ("GET", "/v1/coins"): ("coin_page", "coins"),
+    ("GET", "/v1/coins/{coin_id}/history"): ("coin_history", "coin_history_frame"),
+    ("GET", "/v1/methodology"): ("methodology",),
+    ("GET", "/v1/outlook"): ("outlook",),
+    ("GET", "/v1/sentiment"): ("sentiment",),
+    ("GET", "/v1/onchain"): ("onchain",),
+    ("GET", "/v1/correlations"): ("correlations",),
+    ("GET", "/v1/signals"): ("signals",),
+    ("GET", "/v1/risk"): ("risk",),
+    ("POST", "/v1/backtests"): ("backtest",),
+    ("POST", "/v1/portfolio/rebalance"): ("rebalance",),
+    ("POST", "/v1/alerts"): ("add_alert",),
+    ("GET", "/v1/alerts"): ("alerts",),
+    ("GET", "/v1/alerts/{rule_id}"): ("alert",),
+    ("DELETE", "/v1/alerts/{rule_id}"): ("remove_alert",),
+    ("POST", "/v1/alerts/{rule_id}/test"): ("test_alert",),
+    ("GET", "/v1/alerts/events"): ("alert_events",),
+    ("GET", "/v1/alerts/dead-letters"): ("dead_letters",),
+    ("POST", "/v1/alerts/dead-letters/{event_id}/replay"): ("replay_dead_letter",),
+    ("GET", "/healthz"): ("healthz",),
+    ("GET", "/readyz"): ("readyz",),
+}
+"""Each API operation (method, OpenAPI path) and the methods of :class:`~coinseason.client.Client` and
+:class:`~coinseason.client.AsyncClient` that call it (the ``/v1/stream`` WebSocket is ``stream``)."""

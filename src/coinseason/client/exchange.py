@@ -50,7 +50,7 @@ DEFAULT_MAX_RETRIES = 3
 class Call(Generic[T]):
     """One API request and how its body becomes the value the client method returns."""
 
-    method: Literal["GET", "POST"]
+    method: Literal["GET", "POST", "DELETE"]
     path: str
     decode: Callable[[bytes], T]
     params: tuple[tuple[str, str], ...] = ()

@@ -52,6 +52,17 @@ End = Annotated[dt.date | None, Field(description="last UTC day, YYYY-MM-DD [def
 Interval = Annotated[Literal["day", "week", "month"], Field(description="average per day, week or month")]
 Points = Annotated[int, Field(ge=1, le=MAX_POINTS, description="keep only this many most recent points of the series")]
 Universe = Annotated[str, Field(description="all, or top:N (N from 1 to 500) for the top N coins only")]
+OneDay = Annotated[
+    dt.date | None,
+    Field(description="one UTC day, in full detail [default: the last day; leave out with start or end]"),
+]
+HistoryStart = Annotated[
+    dt.date | None, Field(description="first UTC day of a daily history, YYYY-MM-DD (instead of one day)")
+]
+HistoryEnd = Annotated[dt.date | None, Field(description="last UTC day of a daily history, YYYY-MM-DD")]
+Band = Annotated[
+    float, Field(gt=0, le=100, description="close coins: W-day return within this many percentage points of BTC's")
+]
 
 
 class Answer(BaseModel):
@@ -191,6 +202,74 @@ class SeasonTools:
         data_time = _midnight(max(v["end"] for v in values)) if values else None
         return Answer(answer=answer, method=answer["method"], data_time=data_time, request=request)
 
+    async def _day_or_history(
+        self,
+        path: str,
+        params: Mapping[str, object],
+        *,
+        date: dt.date | None,
+        start: dt.date | None,
+        end: dt.date | None,
+        points: int,
+    ) -> Answer:
+        """One day from ``path``, or its daily history from ``path/history`` when a range is given."""
+        if start is None and end is None:
+            answer, request = await self._call("GET", path, {**params, "date": date})
+            return Answer(answer=answer, method=answer["method"], data_time=answer["as_of"], request=request)
+        if date is not None:
+            raise ToolError("give either date (one day) or start/end (a daily history), not both")
+        answer, request = await self._call("GET", f"{path}/history", {**params, "from": start, "to": end})
+        left_out = _tail(answer, points)
+        values = answer["values"]
+        data_time = _midnight(values[-1]["date"]) if values else None
+        return Answer(
+            answer=answer, method=answer["method"], data_time=data_time, request=request, points_left_out=left_out
+        )
+
+    async def season_consensus(
+        self,
+        top: Top = DEFAULT_TOP,
+        window: Window = DEFAULT_WINDOW,
+        exclude: Exclude = "default",
+        source: Source = None,
+        fill: Fill = True,
+        btc_inside: BtcInside = True,
+        date: OneDay = None,
+        start: HistoryStart = None,
+        end: HistoryEnd = None,
+        points: Points = DEFAULT_POINTS,
+    ) -> Answer:
+        """How sure is the season call? The Altcoin Season Index over a stated grid of reasonable definitions (top
+        N, window W, BTC inside or not, exclusions): the share of them in altcoin, neutral and Bitcoin season, their
+        median and 10-90 % band, whether the chosen definition agrees with the majority, and the cap-weighted index.
+        One day lists every definition's value; start/end give the daily history instead."""
+        params: dict[str, object] = {"top": top, "window": window, "exclude": exclude, "source": source}
+        params |= {"fill": fill, "btc_inside": btc_inside}
+        return await self._day_or_history(
+            "/v1/season/consensus", params, date=date, start=start, end=end, points=points
+        )
+
+    async def season_margin(
+        self,
+        top: Top = DEFAULT_TOP,
+        window: Window = DEFAULT_WINDOW,
+        exclude: Exclude = "default",
+        source: Source = None,
+        fill: Fill = True,
+        btc_inside: BtcInside = True,
+        band: Band = 5.0,
+        date: OneDay = None,
+        start: HistoryStart = None,
+        end: HistoryEnd = None,
+        points: Points = DEFAULT_POINTS,
+    ) -> Answer:
+        """How close is the next season? How many coins would have to change sides (beat BTC or fall behind it)
+        for the season to change, which season that leads to, and the close coins whose W-day return is within the
+        band of BTC's. One day lists the close coins; start/end give the daily history of the counts instead."""
+        params: dict[str, object] = {"top": top, "window": window, "exclude": exclude, "source": source}
+        params |= {"fill": fill, "btc_inside": btc_inside, "band": band}
+        return await self._day_or_history("/v1/season/margin", params, date=date, start=start, end=end, points=points)
+
     async def dominance_latest(
         self, universe: Universe = "all", exclude: Exclude = "default", source: Source = None
     ) -> Answer:
@@ -306,6 +385,8 @@ TOOLS = (
     "season_history",
     "season_breakdown",
     "season_periods",
+    "season_consensus",
+    "season_margin",
     "dominance_latest",
     "dominance_history",
     "methodology",
