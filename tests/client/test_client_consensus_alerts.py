@@ -140,3 +140,25 @@ def test_alerts_need_a_key_and_the_async_client(served: Served) -> None:
             return status, consensus.value, margin.margin, len(await client.alerts())
 
     assert asyncio.run(scenario()) == (401, 50.0, 1, 0)
+
+
+def test_the_whole_market_and_glance_fields_reach_the_client(served: Served) -> None:
+    with Client(served.server.url, api_key=served.key) as client:
+        latest = client.season_latest(top=3, window=2)
+        dominance = client.dominance_latest()
+    keyed = {"X-API-Key": served.key}
+    assert (
+        latest.model_dump(mode="json")
+        == httpx.get(f"{served.server.url}/v1/season/latest", params=Q, headers=keyed).json()
+    )
+    assert (
+        dominance.model_dump(mode="json") == httpx.get(f"{served.server.url}/v1/dominance/latest", headers=keyed).json()
+    )
+    btc, fast, slow, tether = 1e9 * 1.1**9, 1e8 * 1.2**9, 5e7, 9e8  # the last day; tether counts in the whole market
+    assert latest.btc_dominance_whole_market == pytest.approx(100 * btc / (btc + fast + slow + tether))
+    assert dominance.whole_market.btc_dominance == pytest.approx(100 * btc / (btc + fast + slow + tether))
+    assert dominance.whole_market.stablecoin_dominance == pytest.approx(100 * tether / (btc + fast + slow + tether))
+    assert dominance.btc_dominance == pytest.approx(100 * btc / (btc + fast + slow))
+    day_before = latest.glance.changes[0]
+    assert (day_before.days, day_before.date, day_before.value, day_before.change) == (1, SMALL_MARKET_DAYS[-2], 50, 0)
+    assert latest.method.min_eligible == 0 and dominance.method.dominance

@@ -82,6 +82,7 @@ def test_every_tool_is_listed_and_answers_as_the_api(market_db: str, api: TestCl
         ("season_margin", {**Q, "band": 25, "date": "2024-01-05"}),
         ("season_margin", {**Q, "band": 25, "start": "2024-01-03", "end": "2024-01-06"}),
         ("season_margin", {**Q, "date": "2024-01-05", "start": "2024-01-03"}),
+        ("season_margin", Q),
     ]
     tools, results = _session_results(market_db, calls, tmp_path / "mcp.log")
 
@@ -168,6 +169,10 @@ def test_every_tool_is_listed_and_answers_as_the_api(market_db: str, api: TestCl
 
     both = results[14]
     assert both.is_error and "not both" in both.content[0].text
+
+    default_band = answers[15]  # no band given: the API's own default
+    assert default_band["answer"] == api.get("/v1/season/margin", params=Q).json()
+    assert default_band["answer"]["band_pct"] == 5.0 and "band" not in default_band["request"]
 
 
 def test_a_store_without_data_is_a_clear_tool_error(tmp_path: Path) -> None:

@@ -61,7 +61,12 @@ HistoryStart = Annotated[
 ]
 HistoryEnd = Annotated[dt.date | None, Field(description="last UTC day of a daily history, YYYY-MM-DD")]
 Band = Annotated[
-    float, Field(gt=0, le=100, description="close coins: W-day return within this many percentage points of BTC's")
+    float | None,
+    Field(
+        gt=0,
+        le=100,
+        description="close coins: W-day return within this many percentage points of BTC's [default: the API's, 5]",
+    ),
 ]
 
 
@@ -257,7 +262,7 @@ class SeasonTools:
         source: Source = None,
         fill: Fill = True,
         btc_inside: BtcInside = True,
-        band: Band = 5.0,
+        band: Band = None,
         date: OneDay = None,
         start: HistoryStart = None,
         end: HistoryEnd = None,
