@@ -23,7 +23,7 @@ from coinseason.services.alerts.signing import new_secret
 from coinseason.services.alerts.ssrf import check_url
 from coinseason.store.alert_records import DEAD, AlertEvent, AlertRule, WebhookEndpoint
 from coinseason.store.protocols import AlertStore, KeyStore
-from coinseason.store.records import SourceSummary
+from coinseason.store.records import ModelArtifact, SourceSummary
 
 __all__ = ["AlertService", "NewRule", "send_test"]
 
@@ -36,6 +36,8 @@ class AlertKeyStore(AlertStore, KeyStore, Protocol):
     """What the service needs: the alert tables, the API keys they belong to, and what data there is."""
 
     def sources(self) -> builtins.list[SourceSummary]: ...
+
+    def model(self, version: str | None = None) -> ModelArtifact | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,8 @@ class AlertService:
             raise ConfigError(f"no active API key has the prefix {owner!r} (see `coinseason keys list`)")
         name = _checked_name(name)
         spec = rule_spec(kind, params)
+        if spec.kind == "outlook" and self._store.model(None) is None:
+            raise ConfigError("an outlook rule needs a trained model: run `coinseason model train` first")
         if len(self._store.alert_rules(owner)) >= MAX_RULES_PER_KEY:
             raise ConfigError(f"API key {owner} has {MAX_RULES_PER_KEY} alert rules, the most one key may have")
         check_url(url)
