@@ -291,3 +291,22 @@ def test_an_outlook_rule_without_an_outlook_says_why(store: DuckDBStore, service
     outlook.broken = "the store holds no trained model: run `coinseason model train` first"
     assert evaluate(store, clock, outlook).failed == {rule.id: outlook.broken}
     assert "coinseason serve" in evaluate(store, clock).failed[rule.id]
+
+
+def test_a_revision_moves_the_consensus_entry_revoking_the_announced_one(
+    store: DuckDBStore, service: AlertService, clock: Clock, tmp_path: Path
+) -> None:
+    key = new_key(store)
+    csv = tmp_path / "m.csv"
+    import_market(store, csv, WINS_THEN_LOSSES[:29], now=NOW)
+    service.add(key, name="grid", kind="consensus", params={}, url=URL)
+    import_market(store, csv, WINS_THEN_LOSSES[:40], now=NOW)
+    (entered,) = evaluate(store, clock).fired  # on day 32, as above
+
+    # revised: the alts won only days 16-40. Day 30's 30 days hold 15 wins (1.02^15 = 1.3459 < 1.01^30 = 1.3478:
+    # index 0, bitcoin); day 31's hold 16 (1.3728: index 100). Altcoin on days 31, 32, 33 -> entered on day 33.
+    import_market(store, csv, [0] * 15 + [4] * 25, now=NOW)
+    report = evaluate(store, clock)
+    assert said(store, report.fired) == [("consensus.entered", day(33).isoformat(), 1.0)]
+    (revoked,) = report.revoked
+    assert body(store, revoked)["revokes"] == {"id": entered, "type": "consensus.entered", "data_date": "2026-02-02"}
