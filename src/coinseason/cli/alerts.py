@@ -20,8 +20,9 @@ from coinseason.settings import Settings
 from coinseason.store.alert_records import AlertEvent
 
 alerts_app = typer.Typer(
-    help="Alert rules: the index entering or leaving a season, BTC dominance crossing a level; sent as signed "
-    "webhooks by a running `coinseason serve`.",
+    help="Alert rules: the index entering or leaving a season, BTC dominance crossing a level, the consensus of the "
+    "definitions changing, a close call (margin), an outlook probability above a level; sent as signed webhooks by "
+    "a running `coinseason serve`.",
     no_args_is_help=True,
 )
 
@@ -34,16 +35,30 @@ def add(
     key: Annotated[str, typer.Option("--key", help="The API key the rule belongs to (its prefix)")],
     name: Annotated[str, typer.Option("--name", help="What the rule is for (1-100 characters)")],
     url: Annotated[str, typer.Option("--url", help="Webhook endpoint (https:// or http://)")],
-    kind: Annotated[str, typer.Option("--kind", help="season or dominance")] = "season",
+    kind: Annotated[str, typer.Option("--kind", help="season, dominance, consensus, margin or outlook")] = "season",
     fmt: Annotated[str, typer.Option("--format", help="json, slack, discord or telegram")] = "json",
-    season: Annotated[str | None, typer.Option(help="season rule: altcoin (default) or bitcoin")] = None,
-    level: Annotated[float | None, typer.Option(help="level: 75/25 for seasons; required for dominance")] = None,
-    hysteresis: Annotated[
-        float | None, typer.Option(help="points beyond the level to leave (5; dominance 0.5)")
+    season: Annotated[
+        str | None, typer.Option(help="season: altcoin (default) or bitcoin; consensus: also neutral")
     ] = None,
-    confirm_days: Annotated[int | None, typer.Option(help="days in a row a change must hold (3; dominance 1)")] = None,
-    top: Annotated[int | None, typer.Option(help="season rule: universe size N (50)")] = None,
-    window: Annotated[int | None, typer.Option(help="season rule: return window W, days (90)")] = None,
+    level: Annotated[
+        float | None,
+        typer.Option(help="75/25 for seasons; required for dominance (%), margin (coins), outlook (probability)"),
+    ] = None,
+    hysteresis: Annotated[
+        float | None, typer.Option(help="beyond the level to leave (5; dominance 0.5; margin 1; outlook 0.05)")
+    ] = None,
+    confirm_days: Annotated[
+        int | None, typer.Option(help="days in a row a change must hold (3; dominance, margin 1)")
+    ] = None,
+    top: Annotated[int | None, typer.Option(help="season, margin, consensus agreement: universe size N (50)")] = None,
+    window: Annotated[int | None, typer.Option(help="season, margin, consensus agreement: window W, days (90)")] = None,
+    watch: Annotated[
+        str | None, typer.Option(help="consensus rule: majority (its season, default) or agreement (the headline's)")
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(help="outlook rule: altcoin_season_entry (default), bitcoin_season_entry or dominance_move"),
+    ] = None,
     universe: Annotated[str | None, typer.Option(help="dominance rule: all or top:N (all)")] = None,
     exclude: Annotated[str | None, typer.Option(help="default or none")] = None,
     source: Annotated[str | None, typer.Option(help="data source (default: the only one)")] = None,
@@ -60,8 +75,10 @@ def add(
         "universe": universe,
         "exclude": exclude,
         "source": source,
+        "watch": watch,
+        "target": target,
     }
-    params: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    params: dict[str, Any] = {k: _whole(v) for k, v in given.items() if v is not None}
     with errors(), open_db(db) as store:
         made = AlertService(store, clock=runtime(ctx).clock).add(
             key, name=name, kind=kind, params=params, url=url, fmt=fmt
@@ -75,6 +92,11 @@ def add(
         err.print("[yellow]warning:[/] copy the secret now: it verifies the X-Coinseason-Signature header.")
     else:
         err.print(f"Sent to the key's endpoint {made.endpoint.id} (its signing secret is unchanged).")
+
+
+def _whole(value: Any) -> Any:
+    """A whole float as an int: --level 2 of a margin rule counts coins."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 @alerts_app.command("list")

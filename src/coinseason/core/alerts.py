@@ -23,7 +23,7 @@ from typing import Final, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ENTERED", "LEFT", "Band", "band_states", "band_transitions", "reconcile"]
+__all__ = ["ENTERED", "LEFT", "Band", "band_states", "band_step", "band_transitions", "holds", "reconcile"]
 
 ENTERED: Final = 1
 """A transition into the watched state."""
@@ -100,3 +100,23 @@ def reconcile(derived: Iterable[K], announced: Collection[K]) -> tuple[list[K], 
     present = set(shown)
     known = set(announced)
     return [k for k in shown if k not in known], [k for k in announced if k not in present]
+
+
+def band_step(state: bool, value: float, band: Band) -> int:
+    """The change one new value makes to a state known without its history (``band.confirm`` is not used: one
+    value, one day): :data:`ENTERED`, :data:`LEFT` or 0. NaN changes nothing."""
+    if value != value:
+        return 0
+    if not state and band.inside(value):
+        return ENTERED
+    if state and band.outside(value):
+        return LEFT
+    return 0
+
+
+def holds(change: int, value: float, band: Band) -> bool:
+    """``value`` still makes the ``change`` it was announced for: at or beyond ``enter`` for an entry, strictly
+    beyond ``leave`` for a leave. NaN says nothing: it holds."""
+    if value != value:
+        return True
+    return band.inside(value) if change == ENTERED else band.outside(value)

@@ -32,12 +32,17 @@ class AlertCreate(BaseModel):
     model_config = {"extra": "forbid"}
 
     name: str = Field(min_length=1, max_length=100, description="what the rule is for")
-    kind: Literal["season", "dominance"] = Field(description=f"one of {', '.join(KINDS)}")
+    kind: Literal["season", "dominance", "consensus", "margin", "outlook"] = Field(
+        description=f"one of {', '.join(KINDS)}"
+    )
     params: dict[str, str | int | float | None] = Field(
         default_factory=dict,
         max_length=20,
         description="season: season, level, hysteresis, confirm_days, top, window, exclude, source; "
-        "dominance: level, hysteresis, confirm_days, universe, exclude, source",
+        "dominance: level, hysteresis, confirm_days, universe, exclude, source; "
+        "consensus: watch (majority or agreement), season (majority), confirm_days, top, window, exclude "
+        "(agreement), source; margin: level (coins), hysteresis, confirm_days, top, window, exclude, source; "
+        "outlook: target, level (probability 0-1), hysteresis (needs a trained model)",
     )
     url: str = Field(max_length=2048, description="the webhook endpoint (https:// or http://)")
     format: Literal["json", "slack", "discord", "telegram"] = Field(

@@ -22,6 +22,7 @@ from coinseason.errors import CoinseasonError
 from coinseason.services.alerts.delivery import WebhookSender
 from coinseason.services.alerts.evaluate import Evaluation, Evaluator
 from coinseason.services.alerts.outbox import Outbox
+from coinseason.services.alerts.outlook_rule import outlook_source
 from coinseason.services.alerts.ssrf import Resolver, system_resolver
 from coinseason.services.hooks import AppHooks
 from coinseason.services.ingestion.lease import Lease, default_owner
@@ -75,6 +76,7 @@ class AlertJob:
             "holding_lease": self.holding,
             "evaluations": self.evaluations,
             "rules": None if self.last is None else self.last.rules,
+            "idle_rules": None if self.last is None else dict(self.last.failed),
             "attempts": None if stats is None else stats.attempts,
             "delivered": None if stats is None else stats.delivered,
             "retries": None if stats is None else stats.retries,
@@ -91,7 +93,7 @@ class AlertJob:
                 stack.callback(store.close)
             sender = WebhookSender(settings.webhook, clock=hooks.clock, resolver=self._resolver)
             self.outbox = Outbox(store, sender, settings.webhook, clock=hooks.clock, rng=self._rng)
-            evaluator = Evaluator(store, clock=hooks.clock)
+            evaluator = Evaluator(store, clock=hooks.clock, outlook=outlook_source(store))
             lease = Lease(
                 store,
                 LEASE_NAME,

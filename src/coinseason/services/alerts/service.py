@@ -18,12 +18,12 @@ from coinseason.errors import ConfigError, NoDataError
 from coinseason.services.alerts.delivery import Outcome, WebhookSender
 from coinseason.services.alerts.evaluate import rule_view
 from coinseason.services.alerts.payloads import FORMATS, event_id, event_payload
-from coinseason.services.alerts.rules import RuleSpec, rule_spec
+from coinseason.services.alerts.rules import rule_spec
 from coinseason.services.alerts.signing import new_secret
 from coinseason.services.alerts.ssrf import check_url
 from coinseason.store.alert_records import DEAD, AlertEvent, AlertRule, WebhookEndpoint
 from coinseason.store.protocols import AlertStore, KeyStore
-from coinseason.store.records import SourceSummary
+from coinseason.store.records import ModelArtifact, SourceSummary
 
 __all__ = ["AlertService", "NewRule", "send_test"]
 
@@ -36,6 +36,8 @@ class AlertKeyStore(AlertStore, KeyStore, Protocol):
     """What the service needs: the alert tables, the API keys they belong to, and what data there is."""
 
     def sources(self) -> builtins.list[SourceSummary]: ...
+
+    def model(self, version: str | None = None) -> ModelArtifact | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,12 @@ class AlertService:
             raise ConfigError(f"no active API key has the prefix {owner!r} (see `coinseason keys list`)")
         name = _checked_name(name)
         spec = rule_spec(kind, params)
+        source = spec.params.get("source")
+        if spec.kind == "outlook":
+            model = self._store.model(None)
+            if model is None:
+                raise ConfigError("an outlook rule needs a trained model: run `coinseason model train` first")
+            source = model.meta.get("source")  # the outlook's days are those of the model's source
         if len(self._store.alert_rules(owner)) >= MAX_RULES_PER_KEY:
             raise ConfigError(f"API key {owner} has {MAX_RULES_PER_KEY} alert rules, the most one key may have")
         check_url(url)
@@ -79,15 +87,15 @@ class AlertService:
             endpoint = WebhookEndpoint(_new_id("whe"), owner, url, secret, fmt, now)
             self._store.add_webhook_endpoint(endpoint)
         rule = AlertRule(
-            _new_id("rul"), owner, name, spec.kind, spec.params, endpoint.id, now, armed_after=self._last_day(spec)
+            _new_id("rul"), owner, name, spec.kind, spec.params, endpoint.id, now, armed_after=self._last_day(source)
         )
         self._store.add_alert_rule(rule)
         return NewRule(rule, endpoint, secret)
 
-    def _last_day(self, spec: RuleSpec) -> dt.date | None:
+    def _last_day(self, source: str | None) -> dt.date | None:
         """The last day of data of the rule's source (of all, when it names none): a new rule is armed there, so
         only later transitions raise events; None while there is no data (the evaluator arms it later)."""
-        days = [s.last_date for s in self._store.sources() if spec.params["source"] in (None, s.source)]
+        days = [s.last_date for s in self._store.sources() if source in (None, s.source)]
         return max(days) if days else None
 
     def rules(self, owner: str | None) -> builtins.list[AlertRule]:
