@@ -25,28 +25,36 @@ def pins(lock: str) -> dict[str, list[str]]:
     return found
 
 
-def declared(*, dev: bool) -> list[Requirement]:
+LOCKS = {"main.lock": (), "dev.lock": ("dev",), "freqtrade.lock": ("freqtrade",)}
+"""Each lock and the extras of pyproject.toml it installs beside the runtime dependencies."""
+INPUTS = {"freqtrade.lock": ("build.in", "freqtrade.in")}
+"""The requirement files compiled into a lock (``build.in`` unless named here)."""
+
+
+def declared(lock: str) -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     lines = list(project["dependencies"])
-    if dev:
-        lines += project["optional-dependencies"]["dev"]
-    lines += [line for line in (ROOT / "requirements" / "build.in").read_text().splitlines() if line and line[0] != "#"]
+    for extra in LOCKS[lock]:
+        lines += project["optional-dependencies"][extra]
+    for name in INPUTS.get(lock, ("build.in",)):
+        text = (ROOT / "requirements" / name).read_text()
+        lines += [line for line in text.splitlines() if line and line[0] != "#"]
     return [Requirement(line) for line in lines]
 
 
-@pytest.mark.parametrize(("lock", "dev"), [("main.lock", False), ("dev.lock", True)])
-def test_every_dependency_is_pinned_inside_its_range(lock: str, dev: bool) -> None:
+@pytest.mark.parametrize("lock", sorted(LOCKS))
+def test_every_dependency_is_pinned_inside_its_range(lock: str) -> None:
     pinned = pins(lock)
-    for requirement in declared(dev=dev):
+    for requirement in declared(lock):
         versions = pinned.get(canonicalize_name(requirement.name))
-        assert versions, f"{requirement.name} is in pyproject.toml but not pinned in {lock}: refresh the lock"
+        assert versions, f"{requirement.name} is required but not pinned in {lock}: refresh the lock"
         for version in versions:
             assert requirement.specifier.contains(version, prereleases=True), (
                 f"{lock} pins {requirement.name}=={version}, outside {requirement.specifier}: refresh the lock"
             )
 
 
-@pytest.mark.parametrize("lock", ["main.lock", "dev.lock"])
+@pytest.mark.parametrize("lock", sorted(LOCKS))
 def test_every_pin_carries_a_hash(lock: str) -> None:
     text = (ROOT / "requirements" / lock).read_text()
     entries = re.split(r"\n(?=[A-Za-z0-9])", text.strip())

@@ -1,10 +1,10 @@
 """The example strategy in freqtrade's own backtesting, on a market written here whose seasons are worked out by hand.
 
-freqtrade is not in coinseason's locks: its dependency python-telegram-bot requires ``httpx<0.29`` while the locks
-pin ``httpx==0.29.0``, so CI (which installs ``requirements/dev.lock`` only) cannot have it. The test runs when an
-interpreter with freqtrade is at hand (``FREQTRADE_PYTHON``, else ``.venv-ft/bin/python`` in the repository, made
-with ``uv venv .venv-ft && uv pip install -p .venv-ft freqtrade "ta-lib>=0.6" -e .``) and is skipped, saying so,
-otherwise. ``test_freqtrade_merge.py`` covers the look-ahead rule without freqtrade.
+freqtrade is not in coinseason's main and dev locks: its dependency python-telegram-bot requires ``httpx<0.29``
+while they pin ``httpx==0.29.0``. It has a lock of its own, ``requirements/freqtrade.lock``, from which ``.ci/run``
+builds ``.venv-ft`` in the repository (see ``requirements/README.md``). The tests use that interpreter, or
+``FREQTRADE_PYTHON``; without one they skip, saying how to build it, except under ``CI=true``, where they fail.
+``test_freqtrade_merge.py`` covers the look-ahead rule without freqtrade.
 
 The market: BTC +1 %/day; four altcoins +5 %/day on days 1-12 and 27-39, -3 %/day on days 13-26 (day 0 is
 2024-01-01). With top=5 and window=3 an altcoin beats BTC over days d-3..d when the product of its three daily
@@ -22,9 +22,9 @@ import subprocess
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from tests.api.serve_helpers import clean_env, coinseason
+from tests.support.requirements import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -44,16 +44,26 @@ def prices() -> tuple[list[float], list[float]]:
     return btc, alt
 
 
+BUILD_VENV_FT = (
+    "python3 -m venv .venv-ft && .venv-ft/bin/pip install -q --require-hashes -r requirements/freqtrade.lock"
+    " && .venv-ft/bin/pip install -q --no-deps --no-build-isolation -e ."
+)
+
+
 def freqtrade_python() -> str:
+    """The interpreter of freqtrade's environment, able to import both freqtrade and coinseason."""
     found = os.environ.get("FREQTRADE_PYTHON") or str(ROOT / ".venv-ft" / "bin" / "python")
     if not Path(found).is_file():
-        pytest.skip(
-            f"no interpreter with freqtrade at {found} (set FREQTRADE_PYTHON): freqtrade is kept out of the locks, "
-            "its python-telegram-bot needs httpx<0.29 and the locks pin httpx 0.29.0"
+        skip_or_fail(
+            f"no interpreter with freqtrade at {found}: build it in the repository with `{BUILD_VENV_FT}` "
+            "(as .ci/run does), or set FREQTRADE_PYTHON"
         )
     probe = subprocess.run([found, "-c", "import freqtrade, coinseason"], capture_output=True, text=True, check=False)
     if probe.returncode != 0:
-        pytest.skip(f"{found} cannot import freqtrade and coinseason: {probe.stderr.strip()[-300:]}")
+        skip_or_fail(
+            f"{found} cannot import freqtrade and coinseason ({probe.stderr.strip()[-300:]}): "
+            f"rebuild it with `rm -rf .venv-ft && {BUILD_VENV_FT}`"
+        )
     return found
 
 
@@ -172,3 +182,7 @@ def test_at_close_places_values_exactly_as_merge_informative_pair() -> None:
         assert close == theirs, timeframe
         assert opened == [-1, *theirs[:-1]], timeframe  # the same values, each one candle later
         assert set(theirs) >= {10, 20, 30, 40}, timeframe  # every day reached the candles
+
+
+def test_the_build_named_when_skipping_is_the_one_ci_runs() -> None:
+    assert BUILD_VENV_FT in (ROOT / ".ci" / "run").read_text()
