@@ -82,6 +82,8 @@ def run_granian(settings: Settings, *, target: str = SERVER_FACTORY) -> None:
         log_access=False,
         log_dictconfig=_granian_logging(settings),
         workers_kill_timeout=max(1, round(server.stop_seconds)),
+        respawn_failed_workers=True,  # a worker that dies (a crash, kill -9) is replaced, as uvicorn's supervisor does
+        respawn_interval=1.0,
     ).serve()
 
 
