@@ -55,7 +55,17 @@ def test_serve_on_an_empty_store_says_so(tmp_path: Path) -> None:
     launched: list[Settings] = []
     code, _, stderr = serve(["--db", str(tmp_path / "empty.duckdb")], launched, env={"COLUMNS": "200"})
     assert code == 0, stderr
-    assert "no data yet (import a file)" in stderr and len(launched) == 1
+    assert "the store is empty, no data yet: import a file: `coinseason import PATH --format F`" in stderr
+    assert "or configure a provider: `COINSEASON_INGEST_PROVIDER=coingecko`" in stderr and len(launched) == 1
+
+
+def test_serve_on_an_empty_store_with_a_provider_says_it_backfills(tmp_path: Path) -> None:
+    launched: list[Settings] = []
+    env = {"COLUMNS": "400", "COINSEASON_INGEST_PROVIDER": "coingecko"}
+    code, _, stderr = serve(["--db", str(tmp_path / "empty.duckdb")], launched, env=env)
+    assert code == 0, stderr
+    assert "no data yet: backfilling from coingecko in the background (progress in /readyz" in stderr
+    assert "the store is empty" not in stderr and len(launched) == 1
 
 
 def test_several_workers_on_duckdb_are_refused_before_anything_starts(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from coinseason.cli.output import err, errors
 from coinseason.cli.runtime import open_db, runtime
 from coinseason.logs import configure_logging, redact
 from coinseason.providers.files import FileFormat
+from coinseason.services.first_steps import EMPTY_STORE
 from coinseason.services.importing import gate_config
 from coinseason.settings import Settings
 
@@ -69,7 +70,7 @@ def serve(
                 print_report(report)
         with open_db(settings.db) as store:
             sources = store.sources()
-        summary = ", ".join(f"{s.source} to {s.last_date}" for s in sources) or "no data yet (import a file)"
+        summary = ", ".join(f"{s.source} to {s.last_date}" for s in sources) or _empty_summary(settings)
         err.print(
             f"coinseason serving http://{settings.api.host}:{settings.api.port} (docs at /docs) · store "
             f"{redact(settings.db)} · {summary}",
@@ -78,6 +79,16 @@ def serve(
         )
         configure_logging(settings.log.level, json=settings.log.json_lines)
     run.run_server(settings)
+
+
+def _empty_summary(settings: Settings) -> str:
+    """What the banner says of an empty store: the backfill that is about to start, else both routes to data."""
+    if settings.ingest.run and settings.ingest.provider and settings.ingest.backfill:
+        return (
+            f"no data yet: backfilling from {settings.ingest.provider} in the background"
+            " (progress in /readyz, the log and the page)"
+        )
+    return EMPTY_STORE
 
 
 def _given(**options: object) -> dict[str, object]:
