@@ -13,6 +13,7 @@ import math
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -193,24 +194,147 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+PIPE_BUF = 4096
+"""Bytes one ``write`` to a pipe delivers whole, never mixed with another process's (POSIX's minimum is 512,
+Linux's is 4096): buffered lines go out in pieces of at most this size, so workers sharing stderr never split a
+line of each other's."""
+FLUSH_LINES = 256
+"""Buffered access lines written at once, at the latest (bounds the memory they hold)."""
+
+
 class _Handler(logging.StreamHandler[IO[str]]):
     """The handler :func:`configure_logging` installs: a StreamHandler that can also write a line made without a
-    LogRecord (see :func:`sole_handler`), exactly as ``emit`` writes a record's."""
+    LogRecord (see :func:`sole_handler`), exactly as ``emit`` writes a record's.
+
+    With ``flush_seconds`` > 0 such lines (the access lines) are buffered rather than written one ``write`` each:
+    they go out when ``flush_seconds`` have passed since the oldest of them (on the next line, or from a
+    background thread when no line follows), when :data:`FLUSH_LINES` are waiting, before any record logged the
+    usual way (a warning, an error: it is written at once, after them, in order), and on :meth:`flush` and
+    :meth:`close` (``logging.shutdown`` at exit calls both). ``clock`` (monotonic seconds) decides when they are
+    due; ``ticker=False`` leaves out the background thread (then only the next line or a flush writes them).
+    """
 
     _coinseason = True
 
+    def __init__(
+        self,
+        stream: IO[str],
+        *,
+        flush_seconds: float = 0.0,
+        max_lines: int = FLUSH_LINES,
+        clock: Callable[[], float] = time.monotonic,
+        ticker: bool = True,
+    ) -> None:
+        super().__init__(stream)
+        self.flush_seconds = flush_seconds
+        self.max_lines = max_lines
+        self.clock = clock
+        self._lines: list[str] = []
+        self._oldest = 0.0
+        """``clock()`` when the oldest buffered line came."""
+        self._waiting = threading.Event()
+        """Set while lines are buffered: wakes the background thread."""
+        self._closing = threading.Event()
+        if flush_seconds > 0 and ticker:
+            threading.Thread(target=self._flush_when_due, name="coinseason-log-flush", daemon=True).start()
+
     def write_line(self, line: str, record: Callable[[], logging.LogRecord]) -> None:
-        """Write ``line`` under the handler's lock; on failure, report it as ``emit`` would, with ``record()``."""
+        """Write ``line`` (or buffer it) under the handler's lock; on failure, report it as ``emit`` would, with
+        ``record()``."""
         self.acquire()
         try:
-            self.stream.write(line + self.terminator)
-            self.flush()
+            if self.flush_seconds <= 0:
+                self.stream.write(line + self.terminator)
+                self.flush()
+                return
+            lines = self._lines
+            now = self.clock()
+            if not lines:
+                self._oldest = now
+                self._waiting.set()
+            lines.append(line)
+            if len(lines) >= self.max_lines or now - self._oldest >= self.flush_seconds:
+                self._write_buffered()
         except RecursionError:
             raise
         except Exception:
             self.handleError(record())
         finally:
             self.release()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """The buffered lines first (they came before), then the record, at once."""
+        if self._lines:
+            self._write_buffered_or_report()
+        super().emit(record)
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            if self._lines:
+                self._write_buffered_or_report()
+            super().flush()
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        self.acquire()
+        try:
+            self._closing.set()
+            self._waiting.set()  # the background thread wakes and ends
+            if self._lines:  # (StreamHandler.close never flushes: its stream may be closed already)
+                self._write_buffered_or_report()
+        finally:
+            self.release()
+            super().close()
+
+    def _write_buffered(self) -> None:
+        """Write the buffered lines, in pieces of at most :data:`PIPE_BUF` bytes; the lock held."""
+        lines, self._lines = self._lines, []
+        self._waiting.clear()
+        stream, end = self.stream, self.terminator
+        piece: list[str] = []
+        size = 0
+        for line in lines:
+            length = (len(line) if line.isascii() else len(line.encode())) + 1
+            if piece and size + length > PIPE_BUF:
+                stream.write("".join(piece))
+                stream.flush()
+                piece, size = [], 0
+            piece.append(line + end)
+            size += length
+        if piece:
+            stream.write("".join(piece))
+        stream.flush()
+
+    def _write_buffered_or_report(self) -> None:
+        count = len(self._lines)
+        try:
+            self._write_buffered()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(logging.makeLogRecord({"msg": "%d buffered log lines not written", "args": (count,)}))
+
+    def _flush_when_due(self) -> None:
+        """The background thread: ``flush_seconds`` after a line is buffered, write what is buffered then."""
+        while True:
+            self._waiting.wait()
+            if self._closing.is_set():
+                return
+            self.acquire()
+            try:
+                due = self._oldest + self.flush_seconds - self.clock()
+            finally:
+                self.release()
+            if due > 0 and self._closing.wait(due):
+                return  # closed meanwhile: close() wrote them
+            self.acquire()
+            try:
+                if self._lines and self.clock() - self._oldest >= self.flush_seconds:
+                    self._write_buffered_or_report()
+            finally:
+                self.release()
 
 
 _FIELD_FORMATTERS = (JsonFormatter, TextFormatter)
@@ -236,8 +360,12 @@ def sole_handler(logger: logging.Logger, level: int) -> _Handler | None:
     return found
 
 
-def configure_logging(level: str = "INFO", *, json: bool = True, stream: IO[str] | None = None) -> None:
-    """Send every log record to ``stream`` (stderr) as JSON lines (or text); calling it again replaces the handler."""
+def configure_logging(
+    level: str = "INFO", *, json: bool = True, stream: IO[str] | None = None, flush_seconds: float = 0.0
+) -> None:
+    """Send every log record to ``stream`` (stderr) as JSON lines (or text); calling it again replaces the handler
+    (the old one writes what it buffered first). ``flush_seconds`` > 0: access lines are buffered that long at
+    most (see :class:`_Handler`); 0 writes each at once."""
     levels = logging.getLevelNamesMapping()
     name = level.strip().upper()
     if name not in levels:
@@ -246,7 +374,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True, stream: IO[str]
     for old in [h for h in root.handlers if getattr(h, "_coinseason", False)]:
         root.removeHandler(old)
         old.close()
-    handler = _Handler(stream if stream is not None else sys.stderr)
+    handler = _Handler(stream if stream is not None else sys.stderr, flush_seconds=flush_seconds)
     handler.setFormatter(JsonFormatter() if json else TextFormatter())
     root.addHandler(handler)
     root.setLevel(levels[name])

@@ -115,7 +115,7 @@ def create_app_from_handoff() -> FastAPI:
     if handoff is None:
         raise ConfigError(f"{HANDOFF_ENV} is not set: start workers with coinseason serve")
     settings = Settings.from_handoff(handoff)
-    configure_logging(settings.log.level, json=settings.log.json_lines)
+    configure_logging(settings.log.level, json=settings.log.json_lines, flush_seconds=settings.log.flush_seconds)
     return create_app(settings)
 
 

@@ -173,12 +173,19 @@ class ServerSettings(BaseSettings):
 
 
 class LogSettings(BaseSettings):
-    """Logs (``COINSEASON_LOG_LEVEL``, ``COINSEASON_LOG_JSON``)."""
+    """Logs (``COINSEASON_LOG_LEVEL``, ``COINSEASON_LOG_JSON``, ``COINSEASON_LOG_FLUSH_SECONDS``)."""
 
     model_config = _env("COINSEASON_LOG_")
 
     level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     json_lines: bool = Field(default=True, validation_alias="COINSEASON_LOG_JSON", description="one JSON object a line")
+    flush_seconds: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=60.0,
+        description="serve buffers access lines this long at most (warnings and errors are written at once); 0"
+        " writes each at once",
+    )
 
 
 class IngestSettings(BaseSettings):

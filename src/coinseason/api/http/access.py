@@ -12,7 +12,15 @@ from typing import cast
 from starlette.types import Scope
 
 from coinseason.api.http.metrics import UNMATCHED_ROUTE, Metrics
-from coinseason.logs import JsonFormatter, TextFormatter, random_id, redact_path, request_id, sole_handler
+from coinseason.logs import (
+    JsonFormatter,
+    TextFormatter,
+    random_id,
+    redact,
+    redact_path,
+    request_id,
+    sole_handler,
+)
 
 __all__ = ["AccessLog", "route_template", "valid_request_id"]
 
@@ -57,6 +65,7 @@ class AccessLog:
         path = str(scope.get("path", ""))
         if ";" in path:  # path parameters (refused under /v1) may hold a key: never written
             path = redact_path(path)
+        path = redact(path)  # ``/x&api_key=...`` as any other text field is (the method and client cannot hold one)
         client = scope.get("client")
         route = template or path
         fields = {
