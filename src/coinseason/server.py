@@ -38,7 +38,6 @@ from coinseason.errors import ConfigError
 from coinseason.live.job import live_job
 from coinseason.live.reference import ExchangeReference
 from coinseason.logs import configure_logging
-from coinseason.mcp.tools import build_server
 from coinseason.services.alerts.job import AlertJob
 from coinseason.services.hooks import Job
 from coinseason.services.ingestion.factory import ingestion_job
@@ -134,6 +133,8 @@ def create_mcp_app(settings: Settings, *, store: Store | None = None, clock: Clo
     """``coinseason mcp --transport http``: MCP's streamable HTTP at :data:`MCP_PATH`, behind the API's own
     front door (:class:`~coinseason.api.http.guard.FrontDoor`): the same ``X-API-Key`` check, the same rate limits
     (the same limiter, so an MCP request counts as an API request), the same request ids and access log."""
+    from coinseason.mcp.tools import build_server  # the MCP SDK (~0.7 s) loads for `coinseason mcp` only, not serve
+
     api, inside = _api_for_tools(settings, store, clock)
     mcp = build_server(inside).streamable_http_app(streamable_http_path=MCP_PATH, host=settings.api.host)
     state = api.state.api
@@ -168,6 +169,8 @@ def create_mcp_app_from_handoff() -> Starlette:
 async def run_mcp_stdio(settings: Settings, *, store: Store | None = None, clock: Clock = utc_now) -> None:
     """``coinseason mcp``: the MCP tools over stdin/stdout for one local assistant, until stdin closes. Logs go to
     stderr (stdout carries the protocol); no key is asked (whoever runs it can read the store anyway)."""
+    from coinseason.mcp.tools import build_server  # the MCP SDK (~0.7 s) loads for `coinseason mcp` only, not serve
+
     api, inside = _api_for_tools(settings, store, clock)
     async with api.router.lifespan_context(api), inside:
         await build_server(inside).run_stdio_async()
