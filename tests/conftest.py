@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from coinseason.logs import configure_logging
 from coinseason.store import DuckDBStore, Store, open_store
 from tests.support.requirements import DATA_DIR, shared_file
 
@@ -60,3 +63,20 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
         s = open_store(url)
         yield s
         s.close()
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """Logging configured (JSON lines) into a buffer; the root logger restored afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    stream = io.StringIO()
+    configure_logging("INFO", json=True, stream=stream)
+    try:
+        yield stream
+    finally:
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(level)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import io
-import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from coinseason.logs import configure_logging
 from coinseason.providers.files import FileFormat
 from coinseason.services.importing import ImportService
 from coinseason.store import DuckDBStore
@@ -62,23 +60,6 @@ async def redis_client(redis_url: str, redis_prefix: str) -> AsyncIterator[aiore
         if keys:
             await client.delete(*keys)
         await client.aclose()
-
-
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    """Logging configured (JSON) into a buffer; the root logger restored afterwards."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    stream = io.StringIO()
-    configure_logging("INFO", json=True, stream=stream)
-    try:
-        yield stream
-    finally:
-        for handler in list(root.handlers):
-            if handler not in handlers:
-                root.removeHandler(handler)
-                handler.close()
-        root.setLevel(level)
 
 
 def log_lines(stream: io.StringIO) -> list[dict[str, Any]]:

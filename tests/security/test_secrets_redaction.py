@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,27 +13,10 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from coinseason.logs import REDACTED, configure_logging, redact, redact_path
+from coinseason.logs import REDACTED, redact, redact_path
 from tests.security.bounds_support import app_for, assert_problem, market_db
 
 SECRET = "s3cr3t-Value_42"  # noqa: S105 - what must never be written
-
-
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    """Logging configured (JSON lines) into a buffer; the root logger restored afterwards."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    stream = io.StringIO()
-    configure_logging("INFO", json=True, stream=stream)
-    try:
-        yield stream
-    finally:
-        for handler in list(root.handlers):
-            if handler not in handlers:
-                root.removeHandler(handler)
-                handler.close()
-        root.setLevel(level)
 
 
 def lines(stream: io.StringIO) -> list[dict[str, Any]]:
